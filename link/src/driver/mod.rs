@@ -1,0 +1,1 @@
+//! I/O drivers (feature `io`): sockets, raw Ethernet, serial ports, files.
