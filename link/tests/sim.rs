@@ -35,12 +35,15 @@ struct Node {
     events: Vec<(Duration, Event)>,
 }
 
+/// A frame on its way: (arrival, tie-breaker, to node, to path, bytes).
+type InFlight = Reverse<(Instant, u64, usize, u8, Vec<u8>)>;
+
 struct Net {
     t0: Instant,
     now: Instant,
     nodes: Vec<Node>,
     media: Vec<Medium>,
-    in_flight: BinaryHeap<Reverse<(Instant, u64, usize, u8, Vec<u8>)>>,
+    in_flight: BinaryHeap<InFlight>,
     sent: u64,
     rng: u64,
     timing: Timing,

@@ -61,12 +61,10 @@ pub fn parse_authkeys(text: &str, origin: &str, allow_crc: bool) -> Result<KeyRi
                 ))
             }
         };
-        // The secret is the rest of the line after the method (heartbeat keeps spaces).
-        let secret = content
-            .splitn(3, char::is_whitespace)
-            .nth(2)
-            .map(str::trim)
-            .unwrap_or("");
+        // The secret is the rest of the line after the method, however many
+        // blanks separate the fields (spaces inside the secret are kept).
+        let after_index = content[first.len()..].trim_start();
+        let secret = after_index[method.len()..].trim();
         if algorithm == Algorithm::Crc {
             if !allow_crc {
                 return Err(err(
@@ -149,6 +147,13 @@ mod tests {
             let e = parse_authkeys(text, "a", false).unwrap_err().to_string();
             assert!(e.starts_with(at) && e.contains(what), "{text:?} -> {e}");
         }
+    }
+
+    #[test]
+    fn any_whitespace_separates_fields() {
+        let one = parse_authkeys("auth 1\n1 sha1 abc\n", "a", false).unwrap();
+        let many = parse_authkeys("auth\t1\n1   sha1 \t abc  \n", "a", false).unwrap();
+        assert_eq!(one.active().secret, many.active().secret);
     }
 
     #[test]
