@@ -1,0 +1,35 @@
+//! Configuration: one model, two front doors.
+//!
+//! ```text
+//!   /etc/ha.d/{ha.cf, authkeys}  ──► hacf (heartbeat 3.0.6 semantics) ──┐
+//!                                                                      ├─► Config
+//!   /etc/ironbeat/ironbeat.toml  ──► native (raw → spanned → typed) ───┘
+//! ```
+//!
+//! Both doors produce the same [`Config`]: cluster name, members, this node,
+//! [`Timing`](ironbeat_link::Timing), the links ([`Medium`] each, named as its
+//! ha.cf line), the [`KeyRing`](ironbeat_link::auth::KeyRing) read from an
+//! authkeys file that only its owner may read, and — from ha.cf — every other
+//! heartbeat directive, typed and located ([`HeartbeatOptions`]).
+//!
+//! Every error is a [`ConfigError`] displayed as `FILE:LINE: what is wrong;
+//! how to fix it`. Nothing is silently ignored. The formats are documented in
+//! `docs/config.md`.
+
+mod error;
+mod hacf;
+mod hadir;
+mod model;
+mod native;
+mod values;
+
+pub use error::ConfigError;
+pub use hacf::{parse_ha_cf, HaCf, DIRECTIVES};
+pub use hadir::{load_ha_d, read_authkeys};
+pub use model::{
+    heartbeat_timing, ApiAuth, AutoFailback, Autojoin, ClientChild, Compression, Config, EnvVar,
+    GenerationMethod, HeartbeatOptions, Link, Located, Location, LogFacility, Medium,
+    MessageFormat, Pacemaker, PingGroup, PingNode, Stonith, StonithHost, UuidFrom, DEFAULT_BAUD,
+    DEFAULT_CLUSTER_NAME, DEFAULT_UDP_PORT, MAX_LINKS,
+};
+pub use native::load_native;

@@ -1,0 +1,755 @@
+//! The native front door: `/etc/ironbeat/ironbeat.toml`.
+//!
+//! Parsed in three steps ("parse, don't validate"): TOML text → raw tables
+//! with byte spans (`toml::Spanned`, unknown keys refused by serde) → the typed
+//! [`Config`], every rule checked and every error located at `FILE:LINE`.
+//! The schema is documented in `docs/config.md`:
+//!
+//! ```toml
+//! [cluster]
+//! name = "prod"                       # default "linux-ha"
+//! nodes = ["node1", "node2"]
+//! authkeys = "/etc/ironbeat/authkeys" # default: `authkeys` beside this file
+//! allow_insecure_crc = false
+//! autojoin = "none"                   # none | other | any
+//! udp_port = 694                      # default port of UDP links
+//!
+//! [timing]                            # durations with units; heartbeat's defaults
+//! keepalive = "20ms"
+//! warntime = "60ms"
+//! deadtime = "100ms"
+//! initdead = "10s"
+//!
+//! [[link]]
+//! kind = "ucast"                      # ucast | bcast | mcast | ether | serial
+//! iface = "eth0"
+//! peer = "198.18.0.2"
+//! ```
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use super::error::ConfigError;
+use super::hadir::{read_authkeys, read_text};
+use super::model::{
+    heartbeat_timing, timing_blame, timing_message, Autojoin, Config, HeartbeatOptions, Link,
+    Location, Medium, TimingField, DEFAULT_BAUD, DEFAULT_CLUSTER_NAME, DEFAULT_UDP_PORT, MAX_LINKS,
+};
+use super::values::{
+    check_baud, check_iface, check_mcast_group, check_node_name, check_tty, line_of, nearest,
+};
+
+/// The link kinds and the keys each accepts besides `kind`.
+const LINK_KINDS: &[(&str, &[&str])] = &[
+    ("ucast", &["iface", "peer", "port"]),
+    ("bcast", &["iface", "port"]),
+    ("mcast", &["iface", "group", "port", "ttl", "loop"]),
+    ("ether", &["iface"]),
+    ("serial", &["tty", "baud"]),
+];
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    cluster: Option<Spanned<RawCluster>>,
+    timing: Option<RawTiming>,
+    #[serde(default)]
+    link: Vec<Spanned<RawLink>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    name: Option<Spanned<String>>,
+    nodes: Option<Spanned<Vec<Spanned<String>>>>,
+    authkeys: Option<Spanned<String>>,
+    allow_insecure_crc: Option<bool>,
+    autojoin: Option<Spanned<String>>,
+    udp_port: Option<Spanned<i64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTiming {
+    keepalive: Option<Spanned<String>>,
+    warntime: Option<Spanned<String>>,
+    deadtime: Option<Spanned<String>>,
+    initdead: Option<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLink {
+    kind: Option<Spanned<String>>,
+    iface: Option<Spanned<String>>,
+    peer: Option<Spanned<String>>,
+    group: Option<Spanned<String>>,
+    port: Option<Spanned<i64>>,
+    ttl: Option<Spanned<i64>>,
+    #[serde(rename = "loop")]
+    loop_: Option<Spanned<bool>>,
+    tty: Option<Spanned<String>>,
+    baud: Option<Spanned<i64>>,
+}
+
+/// Loads a native configuration file for `local_node` (`uname -n` or
+/// `--node`), including its authkeys file.
+pub fn load_native(path: &Path, local_node: &str) -> Result<Config, ConfigError> {
+    let text = read_text(path, "the configuration", || {
+        "write one (docs/config.md shows a complete example), or pass --ha-d to use a \
+         heartbeat /etc/ha.d directory"
+            .to_string()
+    })?;
+    let native = parse_native(&text, path, local_node)?;
+    let keys = read_authkeys(&native.authkeys, native.allow_insecure_crc)?;
+    Ok(Config {
+        origin: path.to_path_buf(),
+        cluster: native.cluster,
+        nodes: native.nodes,
+        local_node: native.local_node,
+        timing: native.timing,
+        udp_port: native.udp_port,
+        links: native.links,
+        authkeys: native.authkeys,
+        keys,
+        allow_insecure_crc: native.allow_insecure_crc,
+        autojoin: native.autojoin,
+        heartbeat: HeartbeatOptions::default(),
+    })
+}
+
+/// A checked native file, before its keys are read.
+struct Native {
+    cluster: String,
+    nodes: Vec<String>,
+    local_node: String,
+    timing: ironbeat_link::Timing,
+    udp_port: u16,
+    links: Vec<Link>,
+    authkeys: PathBuf,
+    allow_insecure_crc: bool,
+    autojoin: Autojoin,
+}
+
+/// Spans to lines for one file.
+struct Source<'a> {
+    text: &'a str,
+    path: &'a Path,
+}
+
+impl Source<'_> {
+    fn location(&self, span: &Range<usize>) -> Location {
+        Location {
+            file: self.path.to_path_buf(),
+            line: line_of(self.text, span.start),
+        }
+    }
+
+    fn error(&self, span: &Range<usize>, message: impl Into<String>) -> ConfigError {
+        ConfigError::at(&self.location(span), message)
+    }
+}
+
+fn parse_native(text: &str, path: &Path, local_node: &str) -> Result<Native, ConfigError> {
+    let src = Source { text, path };
+    let raw: RawFile = toml::from_str(text).map_err(|e| toml_error(&src, &e))?;
+
+    let Some(cluster) = raw.cluster else {
+        return Err(ConfigError::in_file(
+            path,
+            "no [cluster] table; add one with `nodes = [\"node1\", \"node2\"]` (docs/config.md)",
+        ));
+    };
+    let cluster_span = cluster.span();
+    let cluster = cluster.into_inner();
+
+    let name = match cluster.name {
+        Some(n) => {
+            let value = n.get_ref();
+            if value.is_empty() || value.len() > 255 || value.chars().any(char::is_control) {
+                return Err(src.error(
+                    &n.span(),
+                    "the cluster name must be 1 to 255 printable characters",
+                ));
+            }
+            value.clone()
+        }
+        None => DEFAULT_CLUSTER_NAME.to_string(),
+    };
+
+    let autojoin = match &cluster.autojoin {
+        Some(a) => Autojoin::parse(a.get_ref()).ok_or_else(|| {
+            src.error(
+                &a.span(),
+                format!(
+                    "autojoin {:?} must be \"none\", \"other\" or \"any\"",
+                    a.get_ref()
+                ),
+            )
+        })?,
+        None => Autojoin::None,
+    };
+
+    let udp_port = match &cluster.udp_port {
+        Some(p) => port(&src, p)?,
+        None => DEFAULT_UDP_PORT,
+    };
+
+    check_node_name(local_node).map_err(|m| {
+        ConfigError::in_file(path, format!("this node's name: {m}; pass --node NAME"))
+    })?;
+    let mut nodes: Vec<String> = Vec::new();
+    match &cluster.nodes {
+        Some(list) => {
+            for node in list.get_ref() {
+                let value = node.get_ref();
+                check_node_name(value).map_err(|m| src.error(&node.span(), m))?;
+                if nodes.contains(value) {
+                    return Err(src.error(
+                        &node.span(),
+                        format!("node {value:?} is listed twice; list each node once"),
+                    ));
+                }
+                nodes.push(value.clone());
+            }
+            if nodes.is_empty() && autojoin != Autojoin::Any {
+                return Err(src.error(
+                    &list.span(),
+                    "`nodes` is empty; list every member as `uname -n` prints it",
+                ));
+            }
+        }
+        None if autojoin == Autojoin::Any => {}
+        None => {
+            return Err(src.error(
+                &cluster_span,
+                format!(
+                    "[cluster] has no `nodes`; add `nodes = [\"{local_node}\", \"OTHER-NODE\"]` \
+                     with every member as `uname -n` prints it"
+                ),
+            ))
+        }
+    }
+    if !nodes.iter().any(|n| n == local_node) {
+        if autojoin == Autojoin::Any {
+            nodes.push(local_node.to_string());
+        } else {
+            let span = cluster
+                .nodes
+                .as_ref()
+                .map_or(cluster_span.clone(), |n| n.span());
+            return Err(src.error(
+                &span,
+                format!(
+                    "this node {local_node:?} is not in `nodes`; add it, or pass --node NAME if \
+                     `uname -n` is not this machine's cluster name (names are case-sensitive)"
+                ),
+            ));
+        }
+    }
+
+    let timing = timing(&src, raw.timing.as_ref(), &cluster_span)?;
+
+    if raw.link.is_empty() {
+        return Err(ConfigError::in_file(
+            path,
+            "no [[link]]; add at least one, e.g. `[[link]]` `kind = \"ucast\"` `iface = \"eth0\"` \
+             `peer = \"198.18.0.2\"` (two independent links are better than one)",
+        ));
+    }
+    let mut links: Vec<Link> = Vec::new();
+    for raw_link in &raw.link {
+        let link = link(&src, raw_link, udp_port)?;
+        if let Some(prev) = links.iter().find(|l| l.medium == link.medium) {
+            return Err(ConfigError::at(
+                &link.location,
+                format!(
+                    "this link (`{}`) repeats the one at line {}; list each link once",
+                    link.medium, prev.location.line
+                ),
+            ));
+        }
+        if links.len() >= MAX_LINKS {
+            return Err(ConfigError::at(
+                &link.location,
+                format!("more than {MAX_LINKS} links; remove some"),
+            ));
+        }
+        links.push(link);
+    }
+
+    let authkeys = match &cluster.authkeys {
+        Some(a) => {
+            let p = PathBuf::from(a.get_ref());
+            if a.get_ref().is_empty() {
+                return Err(src.error(&a.span(), "`authkeys` is empty; give the keys file's path"));
+            }
+            if p.is_absolute() {
+                p
+            } else {
+                path.parent().unwrap_or(Path::new(".")).join(p)
+            }
+        }
+        None => path.parent().unwrap_or(Path::new(".")).join("authkeys"),
+    };
+
+    Ok(Native {
+        cluster: name,
+        nodes,
+        local_node: local_node.to_string(),
+        timing,
+        udp_port,
+        links,
+        authkeys,
+        allow_insecure_crc: cluster.allow_insecure_crc.unwrap_or(false),
+        autojoin,
+    })
+}
+
+fn timing(
+    src: &Source<'_>,
+    raw: Option<&RawTiming>,
+    fallback: &Range<usize>,
+) -> Result<ironbeat_link::Timing, ConfigError> {
+    let field =
+        |name: &str, value: Option<&Spanned<String>>| -> Result<Option<Duration>, ConfigError> {
+            let Some(value) = value else { return Ok(None) };
+            let text = value.get_ref().trim();
+            if !text.ends_with(|c: char| c.is_ascii_alphabetic()) {
+                return Err(src.error(
+                    &value.span(),
+                    format!("{name} {text:?} has no unit; write e.g. \"{text}s\" or \"{text}ms\""),
+                ));
+            }
+            ironbeat_link::parse_duration(text)
+                .map(Some)
+                .ok_or_else(|| {
+                    src.error(
+                        &value.span(),
+                        format!(
+                        "{name} {text:?} is not a duration; write e.g. \"100ms\", \"2s\" or \"1m\""
+                    ),
+                    )
+                })
+        };
+    let (k, w, d, i) = match raw {
+        Some(t) => (
+            field("keepalive", t.keepalive.as_ref())?,
+            field("warntime", t.warntime.as_ref())?,
+            field("deadtime", t.deadtime.as_ref())?,
+            field("initdead", t.initdead.as_ref())?,
+        ),
+        None => (None, None, None, None),
+    };
+    let timing = heartbeat_timing(k, w, d, i);
+    if let Err(e) = timing.validate() {
+        let span_of = |f: TimingField| {
+            let t = raw?;
+            match f {
+                TimingField::Keepalive => t.keepalive.as_ref(),
+                TimingField::Warntime => t.warntime.as_ref(),
+                TimingField::Deadtime => t.deadtime.as_ref(),
+                TimingField::Initdead => t.initdead.as_ref(),
+            }
+            .map(Spanned::span)
+        };
+        let blamed = timing_blame(&timing);
+        let span = blamed
+            .iter()
+            .find_map(|f| span_of(*f))
+            .unwrap_or_else(|| fallback.clone());
+        return Err(src.error(&span, timing_message(&e, blamed, |f| span_of(f).is_some())));
+    }
+    Ok(timing)
+}
+
+fn link(src: &Source<'_>, raw: &Spanned<RawLink>, udp_port: u16) -> Result<Link, ConfigError> {
+    let table_span = raw.span();
+    let raw = raw.get_ref();
+    let kinds = LINK_KINDS.iter().map(|(k, _)| *k);
+    let Some(kind) = &raw.kind else {
+        return Err(src.error(
+            &table_span,
+            "this [[link]] has no `kind`; add kind = \"ucast\", \"bcast\", \"mcast\", \"ether\" \
+             or \"serial\"",
+        ));
+    };
+    let Some((kind_name, allowed)) = LINK_KINDS.iter().find(|(k, _)| *k == kind.get_ref()) else {
+        let hint = nearest(kind.get_ref(), kinds)
+            .map(|n| format!("did you mean \"{n}\"? "))
+            .unwrap_or_default();
+        return Err(src.error(
+            &kind.span(),
+            format!(
+                "unknown link kind {:?}; {hint}use \"ucast\", \"bcast\", \"mcast\", \"ether\" or \
+                 \"serial\"",
+                kind.get_ref()
+            ),
+        ));
+    };
+    let present: [(&str, Option<Range<usize>>); 8] = [
+        ("iface", raw.iface.as_ref().map(Spanned::span)),
+        ("peer", raw.peer.as_ref().map(Spanned::span)),
+        ("group", raw.group.as_ref().map(Spanned::span)),
+        ("port", raw.port.as_ref().map(Spanned::span)),
+        ("ttl", raw.ttl.as_ref().map(Spanned::span)),
+        ("loop", raw.loop_.as_ref().map(Spanned::span)),
+        ("tty", raw.tty.as_ref().map(Spanned::span)),
+        ("baud", raw.baud.as_ref().map(Spanned::span)),
+    ];
+    for (key, span) in &present {
+        if let Some(span) = span {
+            if !allowed.contains(key) {
+                return Err(src.error(
+                    span,
+                    format!(
+                        "`{key}` does not apply to a {kind_name} link; remove it ({kind_name} \
+                         takes {})",
+                        allowed.join(", ")
+                    ),
+                ));
+            }
+        }
+    }
+    let required = |key: &str, value: Option<&Spanned<String>>, example: &str| {
+        value.cloned().ok_or_else(|| {
+            src.error(
+                &kind.span(),
+                format!("a {kind_name} link needs `{key}`; add {key} = \"{example}\""),
+            )
+        })
+    };
+    let iface = |value: Option<&Spanned<String>>| -> Result<String, ConfigError> {
+        let iface = required("iface", value, "eth0")?;
+        check_iface(iface.get_ref()).map_err(|m| src.error(&iface.span(), m))?;
+        Ok(iface.into_inner())
+    };
+    let link_port = |p: Option<&Spanned<i64>>| -> Result<u16, ConfigError> {
+        p.map_or(Ok(udp_port), |p| port(src, p))
+    };
+    let medium = match *kind_name {
+        "ucast" => {
+            let iface = iface(raw.iface.as_ref())?;
+            let peer = required("peer", raw.peer.as_ref(), "198.18.0.2")?;
+            let address: IpAddr = peer.get_ref().parse().map_err(|_| {
+                src.error(
+                    &peer.span(),
+                    format!(
+                        "peer {:?} is not an IP address; write the peer's address (host names \
+                         would make heartbeats depend on DNS)",
+                        peer.get_ref()
+                    ),
+                )
+            })?;
+            if address.is_unspecified()
+                || address.is_multicast()
+                || address == IpAddr::V4(Ipv4Addr::BROADCAST)
+            {
+                return Err(src.error(
+                    &peer.span(),
+                    format!(
+                        "peer {address} is not a unicast address; use kind = \"bcast\" or \
+                         \"mcast\" to reach several nodes"
+                    ),
+                ));
+            }
+            Medium::Ucast {
+                iface,
+                peer: address,
+                port: link_port(raw.port.as_ref())?,
+            }
+        }
+        "bcast" => Medium::Bcast {
+            iface: iface(raw.iface.as_ref())?,
+            port: link_port(raw.port.as_ref())?,
+        },
+        "mcast" => {
+            let iface = iface(raw.iface.as_ref())?;
+            let group = required("group", raw.group.as_ref(), "239.192.0.42")?;
+            let address: IpAddr = group.get_ref().parse().map_err(|_| {
+                src.error(
+                    &group.span(),
+                    format!(
+                        "group {:?} is not an IP address; e.g. \"239.192.0.42\"",
+                        group.get_ref()
+                    ),
+                )
+            })?;
+            check_mcast_group(address).map_err(|m| src.error(&group.span(), m))?;
+            let ttl = match &raw.ttl {
+                Some(t) => match u8::try_from(*t.get_ref()) {
+                    Ok(v) if v > 0 => v,
+                    _ => {
+                        return Err(src.error(
+                            &t.span(),
+                            format!(
+                                "ttl {} must be 1 to 255; 1 keeps heartbeats on the local subnet",
+                                t.get_ref()
+                            ),
+                        ))
+                    }
+                },
+                None => 1,
+            };
+            Medium::Mcast {
+                iface,
+                group: address,
+                port: link_port(raw.port.as_ref())?,
+                ttl,
+                loop_: raw.loop_.as_ref().is_some_and(|l| *l.get_ref()),
+            }
+        }
+        "ether" => Medium::Ether {
+            iface: iface(raw.iface.as_ref())?,
+        },
+        _ => {
+            let tty = required("tty", raw.tty.as_ref(), "/dev/ttyS0")?;
+            let tty_path = check_tty(tty.get_ref()).map_err(|m| src.error(&tty.span(), m))?;
+            let baud = match &raw.baud {
+                Some(b) => u64::try_from(*b.get_ref())
+                    .map_err(|_| format!("baud {} is not a serial speed", b.get_ref()))
+                    .and_then(check_baud)
+                    .map_err(|m| src.error(&b.span(), m))?,
+                None => DEFAULT_BAUD,
+            };
+            Medium::Serial {
+                tty: tty_path,
+                baud,
+            }
+        }
+    };
+    Ok(Link {
+        medium,
+        location: src.location(&kind.span()),
+    })
+}
+
+fn port(src: &Source<'_>, p: &Spanned<i64>) -> Result<u16, ConfigError> {
+    match u16::try_from(*p.get_ref()) {
+        Ok(v) if v > 0 => Ok(v),
+        _ => Err(src.error(
+            &p.span(),
+            format!(
+                "port {} is not a UDP port; use 1 to 65535 (694 is heartbeat's)",
+                p.get_ref()
+            ),
+        )),
+    }
+}
+
+/// Turns a TOML/serde error into `FILE:LINE: message; fix`.
+fn toml_error(src: &Source<'_>, error: &toml::de::Error) -> ConfigError {
+    // toml's messages may span lines ("invalid table header\nexpected `.`, `]`");
+    // keep ours on one line, in words an operator knows.
+    let message = error
+        .message()
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(": ")
+        .replace("expected i64", "expected an integer")
+        .replace("expected a sequence", "expected a list");
+    let fixed = if let Some(rest) = message.strip_prefix("unknown field `") {
+        let (key, expected) = rest.split_once('`').unwrap_or((rest, ""));
+        let valid: Vec<&str> = expected.split('`').skip(1).step_by(2).collect();
+        let hint = nearest(key, valid.iter().copied())
+            .map(|n| format!(" (did you mean `{n}`?)"))
+            .unwrap_or_default();
+        let list = if valid.is_empty() {
+            String::new()
+        } else {
+            format!("; valid here: {}", valid.join(", "))
+        };
+        format!("unknown key `{key}`{hint}; remove it or fix the spelling{list}")
+    } else if message.starts_with("invalid type") {
+        let hint = if message.ends_with("expected a string") {
+            "quote it, e.g. \"100ms\", \"eth0\", \"198.18.0.2\""
+        } else if message.ends_with("expected a boolean") {
+            "write true or false, without quotes"
+        } else if message.ends_with("expected an integer") {
+            "write a number without quotes"
+        } else if message.ends_with("expected a list") {
+            "write a list, e.g. [\"node1\", \"node2\"]"
+        } else {
+            "docs/config.md gives each key's type"
+        };
+        format!("{message}; {hint}")
+    } else {
+        format!("{message}; fix the TOML syntax here (https://toml.io)")
+    };
+    match error.span() {
+        Some(span) => src.error(&span, fixed),
+        None => ConfigError::in_file(src.path, fixed),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[cluster]
+name = "prod"
+nodes = ["node1", "node2"]
+allow_insecure_crc = false
+autojoin = "none"
+
+[timing]
+keepalive = "20ms"
+warntime = "60ms"
+deadtime = "100ms"
+initdead = "10s"
+
+[[link]]
+kind = "ucast"
+iface = "eth0"
+peer = "198.18.0.2"
+
+[[link]]
+kind = "mcast"
+iface = "eth1"
+group = "239.198.18.4"
+
+[[link]]
+kind = "serial"
+tty = "/dev/ttyS0"
+baud = 115200
+
+[[link]]
+kind = "ether"
+iface = "eth2"
+
+[[link]]
+kind = "bcast"
+iface = "eth3"
+port = 695
+"#;
+
+    fn parse(text: &str) -> Result<Native, ConfigError> {
+        parse_native(text, Path::new("/etc/ironbeat/ironbeat.toml"), "node1")
+    }
+
+    fn err(text: &str) -> ConfigError {
+        match parse(text) {
+            Ok(_) => panic!("accepted: {text}"),
+            Err(e) => e,
+        }
+    }
+
+    #[test]
+    fn parses_a_complete_file() {
+        let n = parse(GOOD).unwrap();
+        assert_eq!(n.cluster, "prod");
+        assert_eq!(n.nodes, ["node1", "node2"]);
+        assert_eq!(n.timing.keepalive, Duration::from_millis(20));
+        assert_eq!(n.timing.initdead, Duration::from_secs(10));
+        let names: Vec<String> = n.links.iter().map(Link::name).collect();
+        assert_eq!(
+            names,
+            [
+                "ucast eth0 198.18.0.2",
+                "mcast eth1 239.198.18.4 694 1 0",
+                "serial /dev/ttyS0",
+                "ether eth2",
+                "bcast eth3"
+            ]
+        );
+        assert_eq!(n.links[0].location.line, 15);
+        assert!(matches!(
+            n.links[2].medium,
+            Medium::Serial { baud: 115200, .. }
+        ));
+        assert!(matches!(n.links[4].medium, Medium::Bcast { port: 695, .. }));
+        assert_eq!(n.authkeys, Path::new("/etc/ironbeat/authkeys"));
+    }
+
+    #[test]
+    fn defaults() {
+        let n =
+            parse("[cluster]\nnodes = [\"node1\"]\n[[link]]\nkind = \"bcast\"\niface = \"eth0\"\n")
+                .unwrap();
+        assert_eq!(n.cluster, "linux-ha");
+        assert_eq!(n.timing, heartbeat_timing(None, None, None, None));
+        assert_eq!(n.udp_port, 694);
+        assert_eq!(n.autojoin, Autojoin::None);
+        let n = parse("[cluster]\nautojoin = \"any\"\n[[link]]\nkind = \"ether\"\niface = \"e\"\n")
+            .unwrap();
+        assert_eq!(n.nodes, ["node1"]);
+        let n = parse(
+            "[cluster]\nnodes=[\"node1\"]\nauthkeys=\"keys/a\"\nudp_port=700\n[[link]]\nkind=\"ucast\"\niface=\"lo\"\npeer=\"127.0.0.2\"\n",
+        )
+        .unwrap();
+        assert_eq!(n.authkeys, Path::new("/etc/ironbeat/keys/a"));
+        assert!(matches!(n.links[0].medium, Medium::Ucast { port: 700, .. }));
+    }
+
+    #[test]
+    fn errors_are_located_and_say_the_fix() {
+        let base = "[cluster]\nnodes = [\"node1\", \"node2\"]\n";
+        let link = "[[link]]\nkind = \"ucast\"\niface = \"eth0\"\npeer = \"198.18.0.2\"\n";
+        let cases: Vec<(String, usize, &str)> = vec![
+            (format!("{base}nodez = 1\n{link}"), 3, "unknown key `nodez`"),
+            (format!("{base}[timing]\nkeepalive = 20\n{link}"), 4, "quote it"),
+            (format!("{base}[timing]\nkeepalive = \"20\"\n{link}"), 4, "no unit"),
+            (format!("{base}[timing]\nkeepalive = \"2x\"\n{link}"), 4, "not a duration"),
+            (
+                format!("{base}[timing]\nkeepalive = \"100ms\"\ndeadtime = \"200ms\"\n{link}"),
+                5,
+                "more than twice keepalive",
+            ),
+            (format!("{base}[[link]]\nkind = \"ucast\"\niface = \"eth0\"\n"), 4, "needs `peer`"),
+            (format!("{base}[[link]]\nkind = \"ucst\"\n"), 4, "did you mean \"ucast\""),
+            (format!("{base}[[link]]\nkind = \"ucast\"\niface = \"eth0\"\npeer = \"x\"\n"), 6, "not an IP address"),
+            (format!("{base}{link}tty = \"/dev/ttyS0\"\n"), 7, "does not apply to a ucast link"),
+            (format!("{base}[[link]]\nkind = \"serial\"\ntty = \"/dev/ttyS0\"\nbaud = 1234\n"), 6, "standard serial speed"),
+            (format!("{base}[[link]]\nkind = \"mcast\"\niface = \"e\"\ngroup = \"10.0.0.1\"\n"), 6, "not a multicast group"),
+            (format!("{base}[[link]]\nkind = \"mcast\"\niface = \"e\"\ngroup = \"239.0.0.1\"\nttl = 0\n"), 7, "1 to 255"),
+            (format!("{base}{link}port = 0\n"), 7, "not a UDP port"),
+            (format!("{base}{link}{link}"), 8, "repeats the one at line 4"),
+            ("[cluster]\nnodes = [\"node2\"]\n[[link]]\nkind=\"ether\"\niface=\"e\"\n".into(), 2, "not in `nodes`"),
+            ("[cluster]\nnodes = [\"node1\", \"node1\"]\n".into(), 2, "listed twice"),
+            ("[cluster]\nname = \"x\"\n".into(), 1, "has no `nodes`"),
+            ("[cluster]\nautojoin = \"all\"\n".into(), 2, "must be \"none\""),
+            (format!("{base}allow_insecure_crc = \"no\"\n"), 3, "true or false"),
+            (format!("{base}[[link]]\niface = \"eth0\"\n"), 3, "no `kind`"),
+            ("[cluster\n".into(), 1, "TOML syntax"),
+        ];
+        for (text, line, needle) in &cases {
+            let e = err(text);
+            assert_eq!(e.line(), Some(*line), "{text}\n{e}");
+            assert!(e.to_string().contains(needle), "{text}\n{e}");
+            assert!(
+                e.to_string()
+                    .starts_with(&format!("/etc/ironbeat/ironbeat.toml:{line}: ")),
+                "{e}"
+            );
+        }
+        let e = err("");
+        assert!(e.to_string().contains("no [cluster] table"), "{e}");
+        let e = err("[cluster]\nnodes = [\"node1\"]\n");
+        assert!(e.to_string().contains("no [[link]]"), "{e}");
+    }
+
+    #[test]
+    fn hostile_input_never_panics() {
+        let mut state = 0x2545_f491_4f6c_dd1d_u64;
+        for _ in 0..1500 {
+            let mut bytes = GOOD.as_bytes().to_vec();
+            for _ in 0..3 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let at = (state as usize) % bytes.len();
+                bytes[at] = b"[]=\"'#\n.,x0 -\\{}"[(state >> 40) as usize % 16];
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = parse(&text);
+        }
+    }
+}
