@@ -408,6 +408,30 @@ mod config {
     }
 
     #[test]
+    fn serial_line_too_slow_for_keepalive() {
+        let (s, e) = ha_d_error(
+            "node node1\nkeepalive 20ms\nwarntime 60ms\ndeadtime 100ms\ninitdead 10\n\
+             baud 9600\nserial /dev/ttyS0\n",
+        );
+        assert_located(
+            &e,
+            &s.shown("ha.cf"),
+            7,
+            &[
+                "9600 baud cannot carry a heartbeat every 20 ms",
+                "raise keepalive to at least",
+                "baud to 115200",
+            ],
+        );
+        // The same line at 115200 baud carries it.
+        let s = Scratch::ha_d(
+            "node node1\nkeepalive 20ms\nwarntime 60ms\ndeadtime 100ms\ninitdead 10\n\
+             baud 115200\nserial /dev/ttyS0\n",
+        );
+        assert!(load_ha_d(&s.0, "node1", false).is_ok());
+    }
+
+    #[test]
     fn node_not_listed() {
         let s = Scratch::ha_d(GOOD_HA_CF);
         let e = load_ha_d(&s.0, "node7", false).unwrap_err();

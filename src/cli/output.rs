@@ -223,7 +223,7 @@ mod tests {
     fn formats_dates() {
         assert_eq!(rfc3339_millis(Duration::ZERO), "1970-01-01T00:00:00.000Z");
         assert_eq!(
-            rfc3339_millis(Duration::from_millis(1_795_143_845_123)),
+            rfc3339_millis(Duration::from_millis(1_795_316_645_123)),
             "2026-11-22T03:04:05.123Z"
         );
         assert_eq!(

@@ -35,7 +35,7 @@ pub fn load_ha_d(dir: &Path, local_node: &str, allow_crc: bool) -> Result<Config
     let udp_port = cf.udp_port();
     let authkeys = dir.join("authkeys");
     let keys = read_authkeys(&authkeys, allow_crc)?;
-    Ok(Config {
+    let config = Config {
         origin: ha_cf,
         cluster,
         nodes,
@@ -48,7 +48,9 @@ pub fn load_ha_d(dir: &Path, local_node: &str, allow_crc: bool) -> Result<Config
         allow_insecure_crc: allow_crc,
         autojoin,
         heartbeat: cf.options,
-    })
+    };
+    config.check_serial_budget()?;
+    Ok(config)
 }
 
 /// Reads an authkeys file after checking that only its owner can read it

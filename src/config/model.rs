@@ -1,6 +1,7 @@
 //! The configuration model: what both front doors (`/etc/ha.d` and the native
 //! TOML file) produce, and what the link layer and later the CRM consume.
 
+use super::error::ConfigError;
 use std::fmt;
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -255,6 +256,54 @@ impl Config {
     /// The link behind a path id.
     pub fn link(&self, path: PathId) -> Option<&Link> {
         self.links.get(usize::from(path.0))
+    }
+
+    /// Refuses a serial link whose line cannot carry the heartbeat rate with
+    /// room to spare (half the line is kept for channel messages and
+    /// retransmits). A real UART at 9600 baud moves 960 bytes/s; heartbeat's
+    /// 200-byte text frames at a 100 ms keepalive saturated such lines, and
+    /// frames then wait seconds in the tty buffer: liveness lies.
+    pub fn check_serial_budget(&self) -> Result<(), ConfigError> {
+        use ironbeat_link::wire::frame::{payload, HEADER_LEN};
+        let name_len = self.nodes.iter().map(String::len).max().unwrap_or(0);
+        let tag_len = self.keys.active().algorithm().tag_len();
+        // Header, name, heartbeat payload, tag; then serial framing: 2 flags,
+        // CRC-32, and about 1 byte in 64 escaped.
+        let frame = HEADER_LEN + name_len + payload::Heartbeat::LEN + tag_len;
+        let on_line = (frame + 6) as f64 * (1.0 + 1.0 / 64.0);
+        let per_second = 1.0 / self.timing.keepalive.as_secs_f64();
+        for link in &self.links {
+            let Medium::Serial { baud, .. } = &link.medium else {
+                continue;
+            };
+            // 8N1: ten bit times per byte.
+            let capacity = f64::from(*baud) / 10.0;
+            let share = on_line * per_second / capacity;
+            if share > 0.5 {
+                let min_keepalive_ms = (on_line / (capacity * 0.5) * 1000.0).ceil();
+                let min_baud = [9600u32, 19200, 38400, 57600, 115200, 230400]
+                    .into_iter()
+                    .find(|b| on_line * per_second / (f64::from(*b) / 10.0) <= 0.5);
+                let faster = match min_baud {
+                    Some(b) => format!(" or baud to {b}"),
+                    None => String::new(),
+                };
+                return Err(ConfigError::at(
+                    &link.location,
+                    format!(
+                        "`{}` at {baud} baud cannot carry a heartbeat every {} ms: each frame \
+                         is about {} bytes on the line, so heartbeats alone would take {:.0} % \
+                         of it (at most 50 %, the rest is for messages and retransmits); raise \
+                         keepalive to at least {min_keepalive_ms} ms{faster}",
+                        link.name(),
+                        self.timing.keepalive.as_millis(),
+                        on_line.round(),
+                        share * 100.0,
+                    ),
+                ));
+            }
+        }
+        Ok(())
     }
 }
 

@@ -107,7 +107,7 @@ pub fn load_native(path: &Path, local_node: &str) -> Result<Config, ConfigError>
     })?;
     let native = parse_native(&text, path, local_node)?;
     let keys = read_authkeys(&native.authkeys, native.allow_insecure_crc)?;
-    Ok(Config {
+    let config = Config {
         origin: path.to_path_buf(),
         cluster: native.cluster,
         nodes: native.nodes,
@@ -120,7 +120,9 @@ pub fn load_native(path: &Path, local_node: &str) -> Result<Config, ConfigError>
         allow_insecure_crc: native.allow_insecure_crc,
         autojoin: native.autojoin,
         heartbeat: HeartbeatOptions::default(),
-    })
+    };
+    config.check_serial_budget()?;
+    Ok(config)
 }
 
 /// A checked native file, before its keys are read.
