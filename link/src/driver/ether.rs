@@ -293,16 +293,29 @@ pub(crate) fn open_channel(iface: &str, ethertype: u16) -> Result<PacketChannel,
 }
 
 /// The reader thread: forwards our frames until the driver is dropped.
+///
+/// After a receive error it reports one fault and reopens the interface with a
+/// growing backoff. Reopening a packet socket succeeds even on an interface
+/// that is down, so the path is reported restored only when a frame of ours
+/// arrives again; until then the backoff keeps growing (a down interface
+/// costs one wake-up per second, not a fault/restore pair every 100 ms).
 fn read_loop(
     iface: &str,
     mac: [u8; 6],
     mut rx: Box<dyn DataLinkReceiver>,
     out: &mpsc::Sender<ReaderInput>,
 ) {
+    let mut faulted = false;
+    let mut backoff = FIRST_BACKOFF;
     loop {
         match rx.next() {
             Ok(ethernet) => {
                 if let Some(frame) = decode(ethernet, mac) {
+                    if faulted {
+                        faulted = false;
+                        backoff = FIRST_BACKOFF;
+                        let _ = out.try_send(ReaderInput::Restored);
+                    }
                     let frame = ReaderInput::Frame(frame.to_vec());
                     if let Err(mpsc::error::TrySendError::Closed(_)) = out.try_send(frame) {
                         return;
@@ -315,22 +328,23 @@ fn read_loop(
                 }
             }
             Err(e) => {
-                let detail = format!("ether {iface}: receive failed ({e}); reopening");
-                if out.try_send(ReaderInput::Fault(detail)).is_err() && out.is_closed() {
-                    return;
+                if !faulted {
+                    faulted = true;
+                    let detail = format!("ether {iface}: receive failed ({e}); reopening");
+                    if out.try_send(ReaderInput::Fault(detail)).is_err() && out.is_closed() {
+                        return;
+                    }
                 }
-                let mut backoff = FIRST_BACKOFF;
                 rx = loop {
                     std::thread::sleep(backoff);
                     if out.is_closed() {
                         return;
                     }
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
                     if let Ok((_, rx)) = open_channel(iface, ETHERTYPE) {
                         break rx;
                     }
-                    backoff = (backoff * 2).min(MAX_BACKOFF);
                 };
-                let _ = out.try_send(ReaderInput::Restored);
             }
         }
     }
