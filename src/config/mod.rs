@@ -32,4 +32,4 @@ pub use model::{
     MessageFormat, Pacemaker, PingGroup, PingNode, Stonith, StonithHost, UuidFrom, DEFAULT_BAUD,
     DEFAULT_CLUSTER_NAME, DEFAULT_UDP_PORT, MAX_LINKS,
 };
-pub use native::load_native;
+pub use native::{load_native, validate_native};

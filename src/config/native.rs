@@ -157,6 +157,13 @@ impl Source<'_> {
     }
 }
 
+/// Checks the text of a native file as [`load_native`] would, except that the
+/// authkeys file it names is not read (for `config check` of a file being
+/// written, and for fuzzing). `origin` names the file in errors.
+pub fn validate_native(text: &str, origin: &Path, local_node: &str) -> Result<(), ConfigError> {
+    parse_native(text, origin, local_node).map(|_| ())
+}
+
 fn parse_native(text: &str, path: &Path, local_node: &str) -> Result<Native, ConfigError> {
     let src = Source { text, path };
     let raw: RawFile = toml::from_str(text).map_err(|e| toml_error(&src, &e))?;
