@@ -73,6 +73,8 @@ pub struct WatchSpec {
     pub ns: String,
     /// `--ha-d` directory.
     pub ha_d: PathBuf,
+    /// A native TOML file: when set, `--config FILE` replaces `--ha-d`.
+    pub native: Option<PathBuf>,
     /// `--node`.
     pub node: String,
     /// `--state-dir` (keeps the generation across restarts).
@@ -87,6 +89,7 @@ impl WatchSpec {
         WatchSpec {
             ns: ns.name().to_string(),
             ha_d,
+            native: None,
             node: node.to_string(),
             state_dir,
             extra_args: Vec::new(),
@@ -139,8 +142,12 @@ impl Watcher {
         command
             .args(["netns", "exec", &spec.ns])
             .arg(&bin)
-            .args(["link", "watch", "--json", "--ha-d"])
-            .arg(&spec.ha_d)
+            .args(["link", "watch", "--json"]);
+        match &spec.native {
+            Some(file) => command.arg("--config").arg(file),
+            None => command.arg("--ha-d").arg(&spec.ha_d),
+        };
+        command
             .args(["--node", &spec.node, "--state-dir"])
             .arg(&spec.state_dir)
             .args(&spec.extra_args)

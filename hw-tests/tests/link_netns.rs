@@ -313,3 +313,54 @@ fn kill9_is_detected_within_deadtime_on_every_path_and_restart_is_a_new_generati
     wait_paths_up(&n2, mark, "node1", &paths2, Duration::from_secs(5));
     wait_paths_up(&n1, 0, "node2", &pair.path_names(0), Duration::from_secs(5));
 }
+
+/// The native TOML front door runs the same links as ha.d: the two nodes are
+/// configured with `ironbeat.toml` files (same cables, keys and timers as the
+/// ha.d of the pair) and every path comes up, named as its ha.cf line.
+#[test]
+fn native_toml_config_brings_up_the_same_links() {
+    if !env::can_run("link_netns::native_toml", &["socat"]) {
+        return;
+    }
+    let media = Media {
+        ucast: true,
+        mcast: false,
+        bcast: false,
+        ether: true,
+        serial: true,
+    };
+    let mut pair = Pair::build("toml", media, Timers::test()).unwrap();
+    let c0 = pair.c0.as_ref().unwrap();
+    let pty = pair.pty.as_ref().unwrap();
+    let peers = [c0.b_addr().to_string(), c0.a_addr().to_string()];
+    let ttys = [pty.a().to_path_buf(), pty.b().to_path_buf()];
+    let t = &pair.timers;
+    for i in 0..2 {
+        let ha_d = pair.specs[i].ha_d.clone();
+        let toml = format!(
+            "[cluster]\nname = \"linux-ha\"\nnodes = [\"node1\", \"node2\"]\n\
+             authkeys = \"{keys}\"\n\n[timing]\nkeepalive = \"{k}ms\"\nwarntime = \"{w}ms\"\n\
+             deadtime = \"{d}ms\"\ninitdead = \"{i0}ms\"\n\n\
+             [[link]]\nkind = \"ucast\"\niface = \"eth0\"\npeer = \"{peer}\"\n\n\
+             [[link]]\nkind = \"ether\"\niface = \"eth1\"\n\n\
+             [[link]]\nkind = \"serial\"\ntty = \"{tty}\"\nbaud = 115200\n",
+            keys = ha_d.join("authkeys").display(),
+            k = t.keepalive.as_millis(),
+            w = t.warntime.as_millis(),
+            d = t.deadtime.as_millis(),
+            i0 = t.initdead.as_millis(),
+            peer = peers[i],
+            tty = ttys[i].display(),
+        );
+        let file = ha_d.with_file_name("ironbeat.toml");
+        std::fs::write(&file, toml).unwrap();
+        pair.specs[i].native = Some(file);
+    }
+    let n1 = pair.start(0).unwrap();
+    let n2 = pair.start(1).unwrap();
+    let up = Duration::from_secs(5);
+    wait_paths_up(&n1, 0, "node2", &pair.path_names(0), up);
+    wait_paths_up(&n2, 0, "node1", &pair.path_names(1), up);
+    assert!(n1.events().iter().any(|e| e.is("node_alive", "node2")));
+    assert!(n2.events().iter().any(|e| e.is("node_alive", "node1")));
+}
