@@ -16,11 +16,16 @@
 #   procps                         ps, sysctl (tests, scripts)
 #   util-linux                     unshare (benchmark's heartbeat nodes)
 #   heartbeat                      legacy heartbeat 3.0.6, the benchmark's peer
+#   openipmi                       ipmi_sim: the real BMC of the IPMI tests
+#   ipmitool                       the second IPMI client (interop both ways)
+#   fence-agents cluster-glue      fence_ipmilan and cluster-glue stonith: the
+#                                  peers whose command lines we accept
+#   libxml2-utils                  xmllint: metadata XML against the schemas
 set -euo pipefail
 
 MODE=${1:-all}
 DEMO_PKGS=(build-essential pkg-config ca-certificates curl iproute2 socat procps)
-ALL_PKGS=("${DEMO_PKGS[@]}" tcpdump util-linux heartbeat)
+ALL_PKGS=("${DEMO_PKGS[@]}" tcpdump util-linux heartbeat openipmi ipmitool fence-agents cluster-glue libxml2-utils)
 case "$MODE" in
   all) PKGS=("${ALL_PKGS[@]}") ;;
   --demo) PKGS=("${DEMO_PKGS[@]}") ;;

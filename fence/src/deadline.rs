@@ -57,7 +57,10 @@ mod tests {
     fn budget_is_shared_and_capped() {
         let t0 = Instant::now();
         let d = Deadline::after(t0, Duration::from_secs(5));
-        assert_eq!(d.remaining(t0 + Duration::from_secs(2)), Duration::from_secs(3));
+        assert_eq!(
+            d.remaining(t0 + Duration::from_secs(2)),
+            Duration::from_secs(3)
+        );
         assert!(!d.expired(t0 + Duration::from_millis(4999)));
         assert!(d.expired(t0 + Duration::from_secs(5)));
         assert_eq!(d.remaining(t0 + Duration::from_secs(9)), Duration::ZERO);

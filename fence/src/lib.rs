@@ -18,7 +18,10 @@
 #![warn(missing_docs)]
 
 pub mod deadline;
+#[cfg(feature = "io")]
+pub mod driver;
 mod error;
+pub mod ipmi;
 pub mod power;
 
 pub use error::{Error, ErrorKind};

@@ -2,8 +2,10 @@
 //! errors become exit codes.
 
 pub mod exit;
+pub mod fence_agent;
 pub mod link;
 pub mod output;
+pub mod stonith;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

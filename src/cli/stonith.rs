@@ -1,0 +1,1772 @@
+//! `stonith`: cluster-glue's command line, for IPMI over LAN.
+//!
+//! ```text
+//! stonith [-svhdV] -L
+//! stonith [-svh] -t TYPE -n
+//! stonith [-svh] -t TYPE -m
+//! stonith [-svh] -t TYPE {-p PARAMS | -F FILE | -E | name=value...} [-c N] -lS
+//! stonith [-svh] -t TYPE {-p PARAMS | -F FILE | -E | name=value...} [-c N] -T {reset|on|off} NODE
+//! stonith [-sv] [-t ipmi] [--ha-d DIR] [--node SELF] -H NODE {reset|on|off|status}
+//! ```
+//!
+//! The types are `ipmi` (ours), and cluster-glue's `external/ipmi` and
+//! `ipmilan`, whose parameter names, positional `-p` order and defaults are
+//! kept so existing command lines, `-F` files and ha.cf `stonith_host` lines
+//! work by changing the binary only. Every type accepts every parameter name
+//! (`ipaddr` or `ip`, `userid` or `login`, `passwd` or `password` …).
+//!
+//! What differs from cluster-glue, on purpose:
+//! - `reset` is off, *verify off*, on (a node is never reported fenced before
+//!   its power was seen off); `reset_method=power_cycle|hard_reset` asks for
+//!   the single chassis command instead (with their literal meanings:
+//!   cluster-glue's ipmilan swapped them).
+//! - one deadline per request (`timeout=`): a silent BMC fails in seconds,
+//!   not 20 s (external/ipmi) or never (ipmilan).
+//! - unknown parameter names are errors, not ignored.
+//! - `-H NODE ACTION` finds NODE's BMC in ha.cf's `stonith_host` lines.
+//!
+//! Results go to the exit code (cluster-glue's `S_*` values, chosen in
+//! [`crate::cli::exit`]); messages go to stderr as `info: …` / `ERROR: …`;
+//! `-l`, `-n`, `-m`, `-L` and the short form's `status` print on stdout.
+//! Passwords never appear in any output.
+
+pub mod args;
+pub mod device;
+
+use std::fmt::Write as _;
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use ironbeat_fence::power::{Action, PowerState};
+
+use crate::cli::exit::{self, stonith as codes, Fault};
+use args::{Argument, Item, Spec};
+use device::{
+    parse_bool, parse_cipher, parse_lan_auth, parse_port, parse_privilege, read_password_file,
+    xml_escape, Bmc, Interface, Privilege, Problem, Secret, DEFAULT_PORT,
+};
+
+/// Where `-H` looks for ha.cf by default.
+pub const DEFAULT_HA_D: &str = "/etc/ha.d";
+
+/// One parameter every device type accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Key {
+    /// The node the BMC powers.
+    Hostname,
+    /// The BMC's address.
+    Ipaddr,
+    /// The BMC's UDP port.
+    Ipport,
+    /// The BMC user.
+    Userid,
+    /// The password itself.
+    Passwd,
+    /// A 0600 file holding the password.
+    PasswdFile,
+    /// external/ipmi's `param|env|file`.
+    PasswdMethod,
+    /// `lan` or `lanplus`, with ipmitool's `-C`, `-L`, `-A`, `-p`.
+    Interface,
+    /// RMCP+ cipher suite.
+    Cipher,
+    /// Session privilege.
+    Priv,
+    /// IPMI 1.5 authentication type.
+    Auth,
+    /// What `reset` does.
+    ResetMethod,
+    /// Overall deadline of one request.
+    Timeout,
+    /// Consent to cipher suite 0.
+    AllowCipherZero,
+    /// external/ipmi's path of ipmitool (accepted, unused).
+    Ipmitool,
+}
+
+/// A parameter's names and documentation.
+#[derive(Debug)]
+pub struct ParamInfo {
+    /// Which parameter.
+    pub key: Key,
+    /// The name `-n` of type `ipmi` shows.
+    pub name: &'static str,
+    /// Other names accepted for it (cluster-glue's and fence-agents').
+    pub aliases: &'static [&'static str],
+    /// One line.
+    pub shortdesc: &'static str,
+    /// The full story.
+    pub longdesc: &'static str,
+    /// Whether every device has its own value (metadata `unique`).
+    pub unique: bool,
+}
+
+/// Every parameter, in `-n` order of type `ipmi`.
+pub const PARAMS: &[ParamInfo] = &[
+    ParamInfo {
+        key: Key::Hostname,
+        name: "hostname",
+        aliases: &[],
+        shortdesc: "Hostname",
+        longdesc: "The node this BMC powers, as the cluster names it (uname -n).",
+        unique: true,
+    },
+    ParamInfo {
+        key: Key::Ipaddr,
+        name: "ipaddr",
+        aliases: &["ip"],
+        shortdesc: "IP Address",
+        longdesc: "The BMC's IP address or host name.",
+        unique: true,
+    },
+    ParamInfo {
+        key: Key::Userid,
+        name: "userid",
+        aliases: &["login", "username"],
+        shortdesc: "Login",
+        longdesc: "The BMC user name (at most 16 bytes; may be empty for the anonymous user).",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::Passwd,
+        name: "passwd",
+        aliases: &["password"],
+        shortdesc: "Password",
+        longdesc: "The BMC password. Prefer passwd_file: a command line is visible to every \
+                   user in ps, and ha.cf is usually world-readable.",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::Interface,
+        name: "interface",
+        aliases: &[],
+        shortdesc: "IPMI interface",
+        longdesc: "lan (IPMI 1.5) or lanplus (IPMI 2.0 RMCP+), optionally followed by \
+                   ipmitool's -C SUITE, -L PRIVILEGE, -A AUTH or -p PORT, as in \
+                   \"lanplus -C 3\". Default: lanplus for type ipmi, lan for external/ipmi \
+                   and ipmilan (their behaviour).",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::Ipport,
+        name: "ipport",
+        aliases: &["port"],
+        shortdesc: "UDP port",
+        longdesc: "The BMC's UDP port (default 623).",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::Cipher,
+        name: "cipher",
+        aliases: &[],
+        shortdesc: "RMCP+ cipher suite",
+        longdesc: "17 (RAKP-HMAC-SHA256, HMAC-SHA256-128, AES-CBC-128), 3 (RAKP-HMAC-SHA1, \
+                   HMAC-SHA1-96, AES-CBC-128), 2 or 1. Unset: try 17, then 3, falling back \
+                   only when the BMC says a suite is unsupported. A configured suite is used \
+                   directly, with no cipher-suite query. 0 (no authentication) only with \
+                   allow_cipher_zero=yes. Implies interface lanplus.",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::Priv,
+        name: "priv",
+        aliases: &["privlvl"],
+        shortdesc: "The privilege level of the user",
+        longdesc: "operator or administrator (default administrator), raised with Set \
+                   Session Privilege Level after login.",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::Auth,
+        name: "auth",
+        aliases: &[],
+        shortdesc: "IPMI 1.5 authentication type",
+        longdesc: "md5, password (also: straight) or none; default: the best the BMC offers. \
+                   Implies interface lan.",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::PasswdFile,
+        name: "passwd_file",
+        aliases: &["password_file"],
+        shortdesc: "Password file",
+        longdesc: "A file only its owner may read (mode 0600) whose first line is the BMC \
+                   password.",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::ResetMethod,
+        name: "reset_method",
+        aliases: &["method"],
+        shortdesc: "What reset does",
+        longdesc: "onoff (default): power off, verify off, power on. power_cycle: one \
+                   chassis power cycle (off is never observed). hard_reset: a chassis hard \
+                   reset (the node never loses power). cluster-glue's ipmilan sent the one \
+                   for the other; here they mean what they say.",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::Timeout,
+        name: "timeout",
+        aliases: &[],
+        shortdesc: "Deadline of one request",
+        longdesc: "How long one request may take, all steps and retransmits included: \
+                   seconds (10) or with a unit (500ms, 10s). Default 20s; a BMC silent for \
+                   5s (or the whole timeout, if shorter) is declared unreachable.",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::AllowCipherZero,
+        name: "allow_cipher_zero",
+        aliases: &[],
+        shortdesc: "Allow cipher suite 0",
+        longdesc: "yes lets cipher=0 be used: no authentication, the BMC accepts any \
+                   password. Only for BMCs that offer nothing else.",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::PasswdMethod,
+        name: "passwd_method",
+        aliases: &[],
+        shortdesc: "Method for passing passwd parameter",
+        longdesc: "external/ipmi's: param or env (passwd is the password), file (passwd \
+                   names a password file, checked like passwd_file).",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::Ipmitool,
+        name: "ipmitool",
+        aliases: &[],
+        shortdesc: "IPMI command (ipmitool)",
+        longdesc: "external/ipmi's path of ipmitool. Accepted for existing configurations \
+                   and unused: ironbeat speaks IPMI itself.",
+        unique: false,
+    },
+];
+
+/// One device type of `-t`.
+#[derive(Debug)]
+pub struct DeviceType {
+    /// The `-t` name.
+    pub name: &'static str,
+    /// `-n` output and the positional order of `-p`, `-F` and ha.cf.
+    pub names: &'static [&'static str],
+    /// One line.
+    pub shortdesc: &'static str,
+    /// The device description of `-h` and `-m`.
+    pub description: &'static str,
+    /// The interface when none is configured.
+    pub default_lanplus: bool,
+}
+
+/// The types `-L` lists.
+pub const TYPES: &[DeviceType] = &[
+    DeviceType {
+        name: "ipmi",
+        names: &[
+            "hostname",
+            "ipaddr",
+            "userid",
+            "passwd",
+            "interface",
+            "ipport",
+            "cipher",
+            "priv",
+            "auth",
+            "passwd_file",
+            "reset_method",
+            "timeout",
+            "allow_cipher_zero",
+        ],
+        shortdesc: "IPMI over LAN (ironbeat)",
+        description: "IPMI over LAN, spoken natively: IPMI 1.5 (MD5, password) and IPMI 2.0 \
+                      RMCP+ (cipher suites 17, 3, 2, 1). A node is reported off only after \
+                      its power is seen off: reset is off, verify off, on. One deadline per \
+                      request; sessions are always closed. Accepts the parameter names of \
+                      external/ipmi and ipmilan.",
+        default_lanplus: true,
+    },
+    DeviceType {
+        name: "external/ipmi",
+        names: &["hostname", "ipaddr", "userid", "passwd", "interface"],
+        shortdesc: "IPMI STONITH device",
+        description: "cluster-glue's external/ipmi parameters, served by ironbeat's native \
+                      IPMI client (no ipmitool). interface defaults to lan, as it did; \
+                      reset is off, verify off, on.",
+        default_lanplus: false,
+    },
+    DeviceType {
+        name: "ipmilan",
+        names: &[
+            "hostname",
+            "ipaddr",
+            "port",
+            "auth",
+            "priv",
+            "login",
+            "password",
+            "reset_method",
+        ],
+        shortdesc: "IPMI Over LAN",
+        description: "cluster-glue's ipmilan parameters, served by ironbeat's native IPMI \
+                      client. IPMI 1.5 unless interface=lanplus; unlike cluster-glue's \
+                      plugin it gives up at its deadline and reads the real power state.",
+        default_lanplus: false,
+    },
+];
+
+/// Finds a device type by its `-t` name.
+pub fn device_type(name: &str) -> Option<&'static DeviceType> {
+    TYPES.iter().find(|t| t.name == name)
+}
+
+/// The parameter a name (canonical or alias) stands for.
+pub fn param_by_name(name: &str) -> Option<&'static ParamInfo> {
+    PARAMS
+        .iter()
+        .find(|p| p.name == name || p.aliases.contains(&name))
+}
+
+fn param(key: Key) -> &'static ParamInfo {
+    // PARAMS has one entry per Key (checked by the test `every_key_documented`).
+    PARAMS.iter().find(|p| p.key == key).unwrap_or(&PARAMS[0])
+}
+
+/// Raw parameters as given, before their values are checked.
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    values: Vec<(Key, String, String)>,
+}
+
+impl Params {
+    /// Adds `name=value` from `origin`; unknown or repeated names are errors.
+    pub fn insert(&mut self, name: &str, value: &str, origin: &str) -> Result<(), Problem> {
+        let Some(info) = param_by_name(name) else {
+            return Err(Problem::config(format!(
+                "{origin}: unknown parameter `{name}`; valid names are {}",
+                PARAMS.iter().map(|p| p.name).collect::<Vec<_>>().join(", ")
+            )));
+        };
+        if let Some((_, _, first)) = self.values.iter().find(|(k, _, _)| *k == info.key) {
+            return Err(Problem::config(format!(
+                "{origin}: parameter {} is given twice (first in {first}); keep one",
+                info.name
+            )));
+        }
+        self.values
+            .push((info.key, value.to_string(), origin.to_string()));
+        Ok(())
+    }
+
+    /// The value of a parameter, if given.
+    pub fn get(&self, key: Key) -> Option<&str> {
+        self.values
+            .iter()
+            .find(|(k, _, _)| *k == key)
+            .map(|(_, v, _)| v.as_str())
+    }
+
+    /// Whether nothing was given.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Parses cluster-glue's `-p` / `-F` / `stonith_host` words: values in
+    /// the type's `-n` order, then (or instead) `name=value` words whose name
+    /// is a parameter name. Fewer values than names is fine (missing ones are
+    /// reported by name when needed).
+    pub fn from_words(ty: &DeviceType, text: &str, origin: &str) -> Result<Params, Problem> {
+        let mut params = Params::default();
+        let mut position = 0;
+        let mut named_seen = false;
+        for word in text.split_whitespace() {
+            if let Some((name, value)) = word.split_once('=') {
+                if param_by_name(name).is_some() {
+                    params.insert(name, value, origin)?;
+                    named_seen = true;
+                    continue;
+                }
+            }
+            if named_seen {
+                // The word itself is not shown: it may be a password.
+                return Err(Problem::config(format!(
+                    "{origin}: a value without a name follows name=value words; give values \
+                     in -n order first ({}), or name every value",
+                    ty.names.join(" ")
+                )));
+            }
+            let Some(name) = ty.names.get(position) else {
+                return Err(Problem::config(format!(
+                    "{origin}: more values than {} takes ({}); values go in this order: {}",
+                    ty.name,
+                    ty.names.len(),
+                    ty.names.join(" ")
+                )));
+            };
+            params.insert(name, word, &format!("{origin} (value {})", position + 1))?;
+            position += 1;
+        }
+        Ok(params)
+    }
+
+    /// Reads `-E`: an environment variable per name of the type, and our
+    /// own parameter names.
+    pub fn from_env(ty: &DeviceType) -> Result<Params, Problem> {
+        let mut params = Params::default();
+        let names = ty
+            .names
+            .iter()
+            .copied()
+            .chain(PARAMS.iter().map(|p| p.name));
+        let mut seen: Vec<Key> = Vec::new();
+        for name in names {
+            let Some(info) = param_by_name(name) else {
+                continue;
+            };
+            if seen.contains(&info.key) {
+                continue;
+            }
+            if let Some(value) = std::env::var_os(name) {
+                let value = value.into_string().map_err(|_| {
+                    Problem::config(format!("environment variable {name} is not UTF-8 text"))
+                })?;
+                params.insert(name, &value, &format!("environment variable {name}"))?;
+                seen.push(info.key);
+            }
+        }
+        Ok(params)
+    }
+}
+
+/// What `reset` sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetMethod {
+    /// Off, verify off, on.
+    OnOff,
+    /// One chassis power cycle.
+    PowerCycle,
+    /// One chassis hard reset.
+    HardReset,
+}
+
+impl ResetMethod {
+    /// The fence action of a `reset`.
+    pub fn action(self) -> Action {
+        match self {
+            ResetMethod::OnOff => Action::Reboot,
+            ResetMethod::PowerCycle => Action::Cycle,
+            ResetMethod::HardReset => Action::Reset,
+        }
+    }
+}
+
+/// A device, checked and ready to be asked.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The node it powers, if configured.
+    pub hostname: Option<String>,
+    /// How to reach the BMC.
+    pub bmc: Bmc,
+    /// What `reset` does.
+    pub reset: ResetMethod,
+    /// Parameters accepted for compatibility that change nothing (said with `-v`).
+    pub notes: Vec<String>,
+}
+
+/// What an `interface` value holds.
+#[derive(Debug, Default, PartialEq, Eq)]
+struct InterfaceWords {
+    lanplus: bool,
+    cipher: Option<u8>,
+    privilege: Option<Privilege>,
+    auth: Option<device::LanAuth>,
+    port: Option<u16>,
+}
+
+fn parse_interface(text: &str) -> Result<InterfaceWords, Problem> {
+    let mut words = text.split_whitespace();
+    let mut parsed = InterfaceWords {
+        lanplus: match words.next() {
+            Some("lan") => false,
+            Some("lanplus") => true,
+            Some(other) => {
+                return Err(Problem::invalid(format!(
+                    "interface `{other}` is not an IPMI LAN interface; use lan (IPMI 1.5) or \
+                     lanplus (IPMI 2.0), e.g. interface=\"lanplus -C 3\""
+                )))
+            }
+            None => return Err(Problem::invalid("interface is empty; use lan or lanplus")),
+        },
+        ..InterfaceWords::default()
+    };
+    while let Some(option) = words.next() {
+        let mut value = || {
+            words.next().ok_or_else(|| {
+                Problem::invalid(format!("interface: ipmitool option {option} needs a value"))
+            })
+        };
+        match option {
+            "-C" => parsed.cipher = Some(parse_cipher(value()?)?),
+            "-L" => parsed.privilege = Some(parse_privilege(value()?)?),
+            "-A" => parsed.auth = Some(parse_lan_auth(value()?)?),
+            "-p" => parsed.port = Some(parse_port(value()?)?),
+            other => {
+                return Err(Problem::invalid(format!(
+                    "interface: `{other}` is an ipmitool option ironbeat does not take; only \
+                     -C SUITE, -L PRIVILEGE, -A AUTH and -p PORT are understood there (or use \
+                     the parameters cipher, priv, auth, ipport)"
+                )))
+            }
+        }
+    }
+    if parsed.lanplus && parsed.auth.is_some() {
+        return Err(Problem::invalid(
+            "interface: -A (IPMI 1.5 authentication) does not apply to lanplus",
+        ));
+    }
+    if !parsed.lanplus && parsed.cipher.is_some() {
+        return Err(Problem::invalid(
+            "interface: -C (cipher suite) applies to lanplus, not lan",
+        ));
+    }
+    Ok(parsed)
+}
+
+/// Two sources of one setting must agree.
+fn agree<T: PartialEq + Copy>(
+    a: Option<T>,
+    b: Option<T>,
+    what: &str,
+) -> Result<Option<T>, Problem> {
+    match (a, b) {
+        (Some(x), Some(y)) if x != y => Err(Problem::invalid(format!(
+            "{what} is given twice with different values (in interface and as a parameter); \
+             keep one"
+        ))),
+        (x, y) => Ok(x.or(y)),
+    }
+}
+
+impl Settings {
+    /// Checks the parameters of a device of type `ty`.
+    pub fn from_params(ty: &DeviceType, params: &Params) -> Result<Settings, Problem> {
+        let mut notes = Vec::new();
+        let missing = |key: Key, how: &str| {
+            let p = param(key);
+            Problem::config(format!(
+                "missing parameter {} ({}); {how}",
+                p.name,
+                p.longdesc.split(". ").next().unwrap_or(p.shortdesc)
+            ))
+        };
+        let host = params
+            .get(Key::Ipaddr)
+            .ok_or_else(|| missing(Key::Ipaddr, "give ipaddr=ADDRESS"))?
+            .to_string();
+        let username = params
+            .get(Key::Userid)
+            .ok_or_else(|| missing(Key::Userid, "give userid=NAME"))?
+            .to_string();
+        let password = password(params)?;
+        let interface_words = match params.get(Key::Interface) {
+            Some(text) => Some(parse_interface(text)?),
+            None => None,
+        };
+        let cipher = params.get(Key::Cipher).map(parse_cipher).transpose()?;
+        let auth = params.get(Key::Auth).map(parse_lan_auth).transpose()?;
+        let lanplus = match &interface_words {
+            Some(words) => {
+                if words.lanplus && auth.is_some() {
+                    return Err(Problem::invalid(
+                        "auth (IPMI 1.5 authentication) does not apply to interface=lanplus; \
+                         drop auth or use interface=lan",
+                    ));
+                }
+                if !words.lanplus && cipher.is_some() {
+                    return Err(Problem::invalid(
+                        "cipher applies to interface=lanplus, not lan; drop cipher or use \
+                         interface=lanplus",
+                    ));
+                }
+                words.lanplus
+            }
+            None if cipher.is_some() && auth.is_some() => {
+                return Err(Problem::invalid(
+                    "cipher (IPMI 2.0) and auth (IPMI 1.5) exclude each other; keep one",
+                ))
+            }
+            None if cipher.is_some() => true,
+            None if auth.is_some() => false,
+            None => ty.default_lanplus,
+        };
+        let words = interface_words.unwrap_or_default();
+        let privilege = params.get(Key::Priv).map(parse_privilege).transpose()?;
+        let privilege =
+            agree(words.privilege, privilege, "priv")?.unwrap_or(Privilege::Administrator);
+        let port = params.get(Key::Ipport).map(parse_port).transpose()?;
+        let port = agree(words.port, port, "port")?.unwrap_or(DEFAULT_PORT);
+        let interface = if lanplus {
+            Interface::Lanplus {
+                cipher: agree(words.cipher, cipher, "cipher")?,
+            }
+        } else {
+            Interface::Lan {
+                auth: agree(words.auth, auth, "auth")?,
+            }
+        };
+        let reset = match params.get(Key::ResetMethod).map(str::trim) {
+            None | Some("onoff") => ResetMethod::OnOff,
+            Some("power_cycle") | Some("cycle") => ResetMethod::PowerCycle,
+            Some("hard_reset") => ResetMethod::HardReset,
+            Some(other) => {
+                return Err(Problem::invalid(format!(
+                    "reset_method `{other}` is unknown; use onoff (off, verify off, on), \
+                     power_cycle or hard_reset"
+                )))
+            }
+        };
+        let timeout = match params.get(Key::Timeout) {
+            None => None,
+            Some(text) => match ironbeat_link::parse_duration(text) {
+                Some(d) if !d.is_zero() => Some(d),
+                _ => {
+                    return Err(Problem::invalid(format!(
+                        "timeout `{}` is not a duration; write seconds (10) or a number \
+                         with a unit (500ms, 10s)",
+                        text.trim()
+                    )))
+                }
+            },
+        };
+        let allow_cipher_zero = match params.get(Key::AllowCipherZero) {
+            None => false,
+            Some(text) => parse_bool(text).ok_or_else(|| {
+                Problem::invalid(format!(
+                    "allow_cipher_zero `{}` is not yes or no",
+                    text.trim()
+                ))
+            })?,
+        };
+        if params.get(Key::Ipmitool).is_some() {
+            notes.push("ipmitool= is ignored: ironbeat speaks IPMI itself".to_string());
+        }
+        let hostname = params.get(Key::Hostname).map(|h| h.trim().to_string());
+        let bmc = Bmc {
+            host,
+            port,
+            username,
+            password,
+            interface,
+            privilege,
+            allow_cipher_zero,
+            bmc_key: None,
+            timeout,
+            unreachable_after: None,
+            power_wait: std::time::Duration::ZERO,
+        };
+        bmc.check()?;
+        Ok(Settings {
+            hostname,
+            bmc,
+            reset,
+            notes,
+        })
+    }
+}
+
+fn password(params: &Params) -> Result<Secret, Problem> {
+    let method = params.get(Key::PasswdMethod).map(str::trim);
+    let file = params.get(Key::PasswdFile);
+    let passwd = params.get(Key::Passwd);
+    match method {
+        None | Some("param") | Some("env") | Some("file") | Some("") => {}
+        Some(other) => {
+            return Err(Problem::invalid(format!(
+                "passwd_method `{other}` is unknown; use param, env or file"
+            )))
+        }
+    }
+    match (passwd, file) {
+        (Some(_), Some(_)) => Err(Problem::config(
+            "both passwd and passwd_file are given; keep passwd_file (a 0600 file)",
+        )),
+        (None, Some(path)) => read_password_file(Path::new(path.trim())),
+        (Some(path), None) if method == Some("file") => read_password_file(Path::new(path.trim())),
+        (Some(text), None) => Ok(Secret::new(text.as_bytes())),
+        (None, None) => Err(Problem::config(
+            "missing parameter passwd_file (a file, mode 0600, holding the BMC password) or \
+             passwd",
+        )),
+    }
+}
+
+/// cluster-glue's `-m` metadata for a type.
+pub fn metadata(ty: &DeviceType) -> String {
+    let mut xml = String::new();
+    let _ = write!(
+        xml,
+        "<?xml version=\"1.0\"?>\n<!DOCTYPE resource-agent SYSTEM \"ra-api-1.dtd\">\n\
+         <resource-agent name=\"{}\">\n<version>1.0</version>\n\
+         <longdesc lang=\"en\">\n{}\n</longdesc>\n<shortdesc lang=\"en\">{}</shortdesc>\n\
+         <parameters>\n",
+        xml_escape(ty.name),
+        xml_escape(ty.description),
+        xml_escape(ty.shortdesc)
+    );
+    let mut shown: Vec<Key> = Vec::new();
+    let names = ty
+        .names
+        .iter()
+        .copied()
+        .chain(PARAMS.iter().map(|p| p.name));
+    for name in names {
+        let Some(info) = param_by_name(name) else {
+            continue;
+        };
+        if shown.contains(&info.key) {
+            continue;
+        }
+        shown.push(info.key);
+        let required = matches!(info.key, Key::Hostname | Key::Ipaddr | Key::Userid);
+        let _ = write!(
+            xml,
+            "<parameter name=\"{}\" unique=\"{}\" required=\"{}\">\n\
+             <longdesc lang=\"en\">\n{}\n</longdesc>\n\
+             <shortdesc lang=\"en\">\n{}\n</shortdesc>\n\
+             <content type=\"string\"{} />\n</parameter>\n",
+            xml_escape(name),
+            u8::from(info.unique),
+            u8::from(required),
+            xml_escape(info.longdesc),
+            xml_escape(info.shortdesc),
+            default_attribute(ty, info.key)
+        );
+    }
+    xml.push_str(
+        "</parameters>\n<actions>\n\
+         <action name=\"start\"   timeout=\"20\" />\n\
+         <action name=\"stop\"    timeout=\"15\" />\n\
+         <action name=\"status\"  timeout=\"20\" />\n\
+         <action name=\"monitor\" timeout=\"20\" interval=\"3600\" />\n\
+         <action name=\"meta-data\"  timeout=\"15\" />\n\
+         </actions>\n</resource-agent>\n",
+    );
+    xml
+}
+
+fn default_attribute(ty: &DeviceType, key: Key) -> String {
+    let default = match key {
+        Key::Interface if ty.default_lanplus => "lanplus",
+        Key::Interface => "lan",
+        Key::Ipport => "623",
+        Key::Priv => "administrator",
+        Key::ResetMethod => "onoff",
+        Key::PasswdMethod => "param",
+        Key::AllowCipherZero => "no",
+        _ => return String::new(),
+    };
+    format!(" default=\"{default}\"")
+}
+
+/// `-h` text for one type (cluster-glue's layout, then ours).
+pub fn type_help(ty: &DeviceType) -> String {
+    let mut text = format!(
+        "\n\nSTONITH Device: {} - {}\nFor more information see docs/fencing.md\n\
+         List of valid parameter names for {} STONITH device:\n",
+        ty.name, ty.description, ty.name
+    );
+    for name in ty.names {
+        let _ = writeln!(text, "\t{name}");
+    }
+    text.push_str(
+        "For Config info [-p] syntax, give each of the above parameters in order as\n\
+         the -p value.\nArguments are separated by white space.\n\
+         Config file [-F] syntax is the same as -p, except # at the start of a line\n\
+         denotes a comment\n",
+    );
+    let others: Vec<&str> = PARAMS
+        .iter()
+        .filter(|p| {
+            !ty.names
+                .iter()
+                .any(|n| param_by_name(n).map(|i| i.key) == Some(p.key))
+        })
+        .map(|p| p.name)
+        .collect();
+    if !others.is_empty() {
+        let _ = writeln!(
+            text,
+            "Also accepted as name=value (in -p, -F, -E, ha.cf too): {}",
+            others.join(" ")
+        );
+    }
+    text
+}
+
+/// The usage text.
+pub fn usage() -> String {
+    "usage:\n\
+     \t stonith [-svh] -L\n\
+     \t stonith [-svh] -t stonith-device-type -n\n\
+     \t stonith [-svh] -t stonith-device-type -m\n\
+     \t stonith [-svh] -t stonith-device-type {-p stonith-device-parameters | \
+     -F stonith-device-parameters-file | -E | name=value...} [-c count] -lS\n\
+     \t stonith [-svh] -t stonith-device-type {-p stonith-device-parameters | \
+     -F stonith-device-parameters-file | -E | name=value...} [-c count] -T {reset|on|off} nodename\n\
+     \t stonith [-sv] [-t ipmi] [--ha-d DIR] [--node SELF] -H nodename {reset|on|off|status}\n\
+     \nwhere:\n\
+     \t-L\tlist supported stonith device types\n\
+     \t-l\tlist hosts controlled by this stonith device\n\
+     \t-S\treport stonith device status\n\
+     \t-s\tsilent\n\
+     \t-v\tverbose: print the exchange with the BMC, packet by packet\n\
+     \t-n\toutput the config names of stonith-device-parameters\n\
+     \t-m\tdisplay meta-data of the stonith device type\n\
+     \t-h\tdisplay detailed help message with stonith device description(s)\n\
+     \t-H\tthe node to act on; its BMC comes from the stonith_host lines of DIR/ha.cf\n\
+     \t\t(--ha-d, default /etc/ha.d; --node names this node, default uname -n)\n\
+     \nexit status: 0 S_OK, 1 S_BADCONFIG (and usage errors), 2 S_ACCESS, 3 S_INVAL,\n\
+     4 S_BADHOST, 5 S_RESETFAIL, 6 S_TIMEOUT, 7 S_ISOFF (status: the node is off), 8 S_OOPS\n"
+        .to_string()
+}
+
+/// What the command line asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Request {
+    Help(Option<String>),
+    Version,
+    ListTypes,
+    Names(String),
+    Metadata(String),
+    Device(DeviceRequest),
+    Short(ShortRequest),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ParamSource {
+    Words(String),
+    File(PathBuf),
+    Env,
+    Pairs(Vec<(String, String)>),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DeviceRequest {
+    type_name: String,
+    source: ParamSource,
+    status: bool,
+    list_hosts: bool,
+    reset: Option<(ResetKind, String)>,
+    count: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ResetKind {
+    Reset,
+    On,
+    Off,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ShortRequest {
+    type_name: Option<String>,
+    node: String,
+    action: ShortAction,
+    ha_d: PathBuf,
+    local_node: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ShortAction {
+    Reset(ResetKind),
+    Status,
+}
+
+/// Output switches.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Switches {
+    silent: bool,
+    verbose: bool,
+}
+
+const SPEC: Spec<'static> = Spec {
+    short_with_argument: "cFptTH",
+    short_flags: "EsnSlLmvhVd",
+    long: &[
+        ("ha-d", Argument::Required),
+        ("node", Argument::Required),
+        ("help", Argument::No),
+        ("version", Argument::No),
+    ],
+};
+
+fn parse_reset_kind(text: &str) -> Option<ResetKind> {
+    match text {
+        "reset" => Some(ResetKind::Reset),
+        "on" => Some(ResetKind::On),
+        "off" => Some(ResetKind::Off),
+        _ => None,
+    }
+}
+
+fn parse_command_line(args: &[String]) -> Result<(Request, Switches), Problem> {
+    let items = args::parse(args, &SPEC)?;
+    let mut switches = Switches::default();
+    let (mut help, mut version, mut list_types, mut names, mut meta) =
+        (false, false, false, false, false);
+    let (mut status, mut list_hosts, mut env) = (false, false, false);
+    let mut type_name = None;
+    let mut words = None;
+    let mut file = None;
+    let mut reset_kind = None;
+    let mut count = 1u32;
+    let mut node = None;
+    let mut ha_d = None;
+    let mut local_node = None;
+    let mut operands = Vec::new();
+    for item in items {
+        match item {
+            Item::Short('c', Some(v)) => {
+                count = match v.trim().parse::<u32>() {
+                    Ok(n) if n >= 1 => n,
+                    _ => return Err(Problem::usage(format!("bad count [{v}]"))),
+                }
+            }
+            Item::Short('F', v) => file = v.map(PathBuf::from),
+            Item::Short('p', v) => words = v,
+            Item::Short('t', v) => type_name = v,
+            Item::Short('T', Some(v)) => {
+                reset_kind = Some(
+                    parse_reset_kind(&v)
+                        .ok_or_else(|| Problem::usage(format!("bad reset type [{v}]")))?,
+                )
+            }
+            Item::Short('H', v) => node = v,
+            Item::Short('E', _) => env = true,
+            Item::Short('s', _) => switches.silent = true,
+            Item::Short('n', _) => names = true,
+            Item::Short('S', _) => status = true,
+            Item::Short('l', _) => list_hosts = true,
+            Item::Short('L', _) => list_types = true,
+            Item::Short('m', _) => meta = true,
+            Item::Short('v', _) | Item::Short('d', _) => switches.verbose = true,
+            Item::Short('h', _) | Item::Long("help", _) => help = true,
+            Item::Short('V', _) | Item::Long("version", _) => version = true,
+            Item::Long("ha-d", v) => ha_d = v.map(PathBuf::from),
+            Item::Long("node", v) => local_node = v,
+            Item::Operand(o) => operands.push(o),
+            other => return Err(Problem::usage(format!("unexpected {other:?}"))),
+        }
+    }
+    if version {
+        return Ok((Request::Version, switches));
+    }
+    if help {
+        return Ok((Request::Help(type_name), switches));
+    }
+    if list_types {
+        return Ok((Request::ListTypes, switches));
+    }
+    if let Some(node) = node {
+        if words.is_some() || file.is_some() || env || status || list_hosts || names || meta {
+            return Err(Problem::usage(
+                "-H takes its device from ha.cf: it cannot be combined with -p, -F, -E, -S, \
+                 -l, -n or -m",
+            ));
+        }
+        let action = match (reset_kind, &operands[..]) {
+            (Some(kind), []) => ShortAction::Reset(kind),
+            (None, [word]) if word == "status" => ShortAction::Status,
+            (None, [word]) => ShortAction::Reset(parse_reset_kind(word).ok_or_else(|| {
+                Problem::usage(format!(
+                    "-H {node} {word}: the action is reset, on, off or status"
+                ))
+            })?),
+            (None, []) => {
+                return Err(Problem::usage(format!(
+                    "-H {node}: what to do? add reset, on, off or status"
+                )))
+            }
+            _ => {
+                return Err(Problem::usage(
+                    "-H NODE takes one action (reset, on, off or status), or -T, not both",
+                ))
+            }
+        };
+        return Ok((
+            Request::Short(ShortRequest {
+                type_name,
+                node: node.to_lowercase(),
+                action,
+                ha_d: ha_d.unwrap_or_else(|| PathBuf::from(DEFAULT_HA_D)),
+                local_node,
+            }),
+            switches,
+        ));
+    }
+    if ha_d.is_some() || local_node.is_some() {
+        return Err(Problem::usage("--ha-d and --node go with -H NODE"));
+    }
+    let sources = [words.is_some(), file.is_some(), env]
+        .iter()
+        .filter(|b| **b)
+        .count();
+    if sources > 1 {
+        return Err(Problem::usage(
+            "Please use just one of -F, -p, and -E options",
+        ));
+    }
+    let split = operands
+        .iter()
+        .position(|o| !o.contains('='))
+        .unwrap_or(operands.len());
+    let (pairs, rest) = operands.split_at(split);
+    if !pairs.is_empty() && sources > 0 {
+        return Err(Problem::usage(
+            "Cannot mix name=value and -p, -F, or -E style arguments",
+        ));
+    }
+    let nodename = match rest {
+        [] => None,
+        [one] => Some(one.to_lowercase()),
+        _ => {
+            return Err(Problem::usage(format!(
+                "one node name only; `{}` is extra (a name=value parameter must come before \
+                 the node name)",
+                rest[1]
+            )))
+        }
+    };
+    if nodename.is_none() && !(status || list_hosts || names || meta) {
+        return Err(Problem::usage(
+            "nothing to do: give -l, -S, -n, -m, or -T ACTION NODENAME",
+        ));
+    }
+    let Some(type_name) = type_name else {
+        return Err(Problem::usage("Must specify device type (-t option)"));
+    };
+    if names {
+        return Ok((Request::Names(type_name), switches));
+    }
+    if meta {
+        return Ok((Request::Metadata(type_name), switches));
+    }
+    let source = if let Some(w) = words {
+        ParamSource::Words(w)
+    } else if let Some(f) = file {
+        ParamSource::File(f)
+    } else if env {
+        ParamSource::Env
+    } else if !pairs.is_empty() {
+        ParamSource::Pairs(
+            pairs
+                .iter()
+                .filter_map(|p| p.split_once('='))
+                .map(|(n, v)| (n.to_string(), v.to_string()))
+                .collect(),
+        )
+    } else {
+        return Err(Problem::usage(
+            "Must specify either -p option, -F option, -E option, or name=value style arguments",
+        ));
+    };
+    let reset = nodename.map(|n| (reset_kind.unwrap_or(ResetKind::Reset), n));
+    Ok((
+        Request::Device(DeviceRequest {
+            type_name,
+            source,
+            status,
+            list_hosts,
+            reset,
+            count,
+        }),
+        switches,
+    ))
+}
+
+/// An error on the way to an exit code.
+#[derive(Debug)]
+enum Failure {
+    Input(Problem),
+    Fence(ironbeat_fence::Error),
+}
+
+impl From<Problem> for Failure {
+    fn from(p: Problem) -> Self {
+        Failure::Input(p)
+    }
+}
+
+impl From<ironbeat_fence::Error> for Failure {
+    fn from(e: ironbeat_fence::Error) -> Self {
+        Failure::Fence(e)
+    }
+}
+
+/// Runs `stonith` with the process's arguments; returns the exit code.
+pub fn main() -> ExitCode {
+    let args = match args::utf8_args(std::env::args_os().skip(1)) {
+        Ok(a) => a,
+        Err(p) => return usage_exit(&p),
+    };
+    ExitCode::from(run(&args))
+}
+
+fn usage_exit(problem: &Problem) -> ExitCode {
+    eprintln!("{}", problem.message);
+    eprint!("{}", usage());
+    ExitCode::from(exit::stonith_fault_code(problem.fault))
+}
+
+/// Runs one command line; returns the exit code (stdout and stderr are
+/// written as it goes).
+pub fn run(args: &[String]) -> u8 {
+    let (request, switches) = match parse_command_line(args) {
+        Ok(r) => r,
+        Err(p) => {
+            eprintln!("{}", p.message);
+            eprint!("{}", usage());
+            return exit::stonith_fault_code(p.fault);
+        }
+    };
+    let result = match request {
+        Request::Version => {
+            println!("stonith: ironbeat {}", env!("CARGO_PKG_VERSION"));
+            Ok(codes::S_OK)
+        }
+        Request::Help(None) => {
+            print!("{}", usage());
+            println!("\nSTONITH -t device types and associated configuration details:");
+            for ty in TYPES {
+                print!("{}", type_help(ty));
+            }
+            Ok(codes::S_OK)
+        }
+        Request::Help(Some(name)) => known_type(&name).map(|ty| {
+            print!("{}", type_help(ty));
+            codes::S_OK
+        }),
+        Request::ListTypes => {
+            for ty in TYPES {
+                println!("{}", ty.name);
+            }
+            Ok(codes::S_OK)
+        }
+        Request::Names(name) => known_type(&name).map(|ty| {
+            let mut line = String::new();
+            for n in ty.names {
+                let _ = write!(line, "{n}  ");
+            }
+            println!("{line}");
+            codes::S_OK
+        }),
+        Request::Metadata(name) => known_type(&name).map(|ty| {
+            print!("{}", metadata(ty));
+            codes::S_OK
+        }),
+        Request::Device(d) => run_device(&d, switches),
+        Request::Short(s) => run_short(&s, switches),
+    };
+    match result {
+        Ok(code) => code,
+        Err(Failure::Input(p)) => {
+            eprintln!("ERROR: {}", p.message);
+            exit::stonith_fault_code(p.fault)
+        }
+        Err(Failure::Fence(e)) => {
+            eprintln!("ERROR: {e}");
+            exit::stonith_code(&e)
+        }
+    }
+}
+
+fn known_type(name: &str) -> Result<&'static DeviceType, Failure> {
+    device_type(name).ok_or_else(|| {
+        Failure::Input(Problem::new(
+            Fault::UnknownType,
+            format!(
+                "Invalid device type: '{name}'; this stonith implements {} (IPMI over LAN); \
+                 keep cluster-glue's stonith for other devices",
+                TYPES.iter().map(|t| t.name).collect::<Vec<_>>().join(", ")
+            ),
+        ))
+    })
+}
+
+fn read_params(ty: &DeviceType, source: &ParamSource) -> Result<Params, Problem> {
+    match source {
+        ParamSource::Words(text) => Params::from_words(ty, text, "-p"),
+        ParamSource::File(path) => {
+            let text = fs::read_to_string(path).map_err(|e| {
+                Problem::config(format!(
+                    "cannot read the parameter file {}: {e}; give its path to -F",
+                    path.display()
+                ))
+            })?;
+            let body: Vec<&str> = text
+                .lines()
+                .filter(|l| !l.trim_start().starts_with('#'))
+                .collect();
+            Params::from_words(ty, &body.join(" "), &path.display().to_string())
+        }
+        ParamSource::Env => Params::from_env(ty),
+        ParamSource::Pairs(pairs) => {
+            let mut params = Params::default();
+            for (name, value) in pairs {
+                params.insert(name, value, "command line")?;
+            }
+            Ok(params)
+        }
+    }
+}
+
+fn run_device(request: &DeviceRequest, switches: Switches) -> Result<u8, Failure> {
+    let ty = known_type(&request.type_name)?;
+    let params = read_params(ty, &request.source)?;
+    let settings = Settings::from_params(ty, &params)?;
+    if switches.verbose {
+        for note in &settings.notes {
+            eprintln!("info: {note}");
+        }
+    }
+    let needs_host = request.list_hosts || request.reset.is_some();
+    let hostname = match (&settings.hostname, needs_host) {
+        (Some(h), _) => Some(h.clone()),
+        (None, false) => None,
+        (None, true) => {
+            return Err(Problem::config(
+                "missing parameter hostname (the node this BMC powers); give hostname=NODE",
+            )
+            .into())
+        }
+    };
+    let mut code = codes::S_OK;
+    for _ in 0..request.count {
+        code = codes::S_OK;
+        if request.status {
+            match execute(&settings, Action::Status, switches) {
+                Ok(done) => {
+                    if !switches.silent {
+                        eprintln!("info: {} device OK (power {}).", ty.name, done.power);
+                    }
+                }
+                Err(e) => {
+                    eprintln!("ERROR: {} device not accessible: {e}", ty.name);
+                    code = exit::stonith_code(&e);
+                }
+            }
+        }
+        if request.list_hosts {
+            if let Some(h) = &hostname {
+                println!("{h}");
+            }
+        }
+        if let Some((kind, node)) = &request.reset {
+            let host = hostname.as_deref().unwrap_or_default();
+            if !host.eq_ignore_ascii_case(node) {
+                return Err(Problem::new(
+                    Fault::UnknownNode,
+                    format!(
+                        "{node} is not controlled by this device: it powers {host} \
+                         (hostname={host})"
+                    ),
+                )
+                .into());
+            }
+            let action = match kind {
+                ResetKind::Reset => settings.reset.action(),
+                ResetKind::On => Action::On,
+                ResetKind::Off => Action::Off,
+            };
+            let done = execute(&settings, action, switches)?;
+            report(node, action, &done, switches);
+        }
+    }
+    Ok(code)
+}
+
+/// The `info:` line of a power action (and its warning, if any).
+fn report(node: &str, action: Action, done: &device::Done, switches: Switches) {
+    if let Some(warning) = &done.warning {
+        eprintln!("WARN: {node}: {warning}");
+    }
+    if switches.silent {
+        return;
+    }
+    let text = match (action, done.changed) {
+        (Action::Off, false) => "already off",
+        (Action::On, false) => "already on",
+        (Action::Reboot, _) if done.warning.is_some() => "powered off (seen off)",
+        (Action::Reboot, _) => "powered off (seen off), then on (seen on)",
+        (Action::Off, true) => "powered off (seen off)",
+        (Action::On, true) => "powered on (seen on)",
+        (Action::Cycle, _) => "power cycle sent (off is not observable)",
+        (Action::Reset, _) => "hard reset sent (the node never loses power)",
+        (Action::Status | Action::Diag, _) => "done",
+    };
+    eprintln!("info: {node}: {text}; power is {}", done.power);
+}
+
+fn run_short(request: &ShortRequest, switches: Switches) -> Result<u8, Failure> {
+    if let Some(name) = &request.type_name {
+        known_type(name)?;
+    }
+    let local = match &request.local_node {
+        Some(n) => n.to_lowercase(),
+        None => nix::unistd::gethostname()
+            .map_err(|e| {
+                Problem::config(format!(
+                    "cannot read this node's name (uname -n): {e}; give --node NAME"
+                ))
+            })?
+            .to_string_lossy()
+            .to_lowercase(),
+    };
+    let found = device_for_node(&request.ha_d, &local, &request.node)?;
+    if let Some(warning) = &found.warning {
+        if !switches.silent {
+            eprintln!("WARN: {warning}");
+        }
+    }
+    let settings = Settings::from_params(found.ty, &found.params)
+        .map_err(|p| Problem::new(p.fault, format!("{}: {}", found.origin, p.message)))?;
+    if switches.verbose {
+        eprintln!(
+            "info: {}'s BMC is {}:{} ({}, {})",
+            request.node, settings.bmc.host, settings.bmc.port, found.origin, found.ty.name
+        );
+        for note in &settings.notes {
+            eprintln!("info: {note}");
+        }
+    }
+    match request.action {
+        ShortAction::Status => {
+            let done = execute(&settings, Action::Status, switches)?;
+            println!("{}: {}", request.node, done.power);
+            Ok(match done.power {
+                PowerState::Off => codes::S_ISOFF,
+                PowerState::On => codes::S_OK,
+            })
+        }
+        ShortAction::Reset(kind) => {
+            let action = match kind {
+                ResetKind::Reset => settings.reset.action(),
+                ResetKind::On => Action::On,
+                ResetKind::Off => Action::Off,
+            };
+            let done = execute(&settings, action, switches)?;
+            report(&request.node, action, &done, switches);
+            Ok(codes::S_OK)
+        }
+    }
+}
+
+/// A node's device, found in ha.cf.
+#[derive(Debug)]
+struct Found {
+    ty: &'static DeviceType,
+    params: Params,
+    origin: String,
+    warning: Option<String>,
+}
+
+/// Finds the `stonith_host` line of an IPMI type whose `hostname` is `node`
+/// and that this node (`local`) may use.
+fn device_for_node(ha_d: &Path, local: &str, node: &str) -> Result<Found, Problem> {
+    let path = ha_d.join("ha.cf");
+    let text = fs::read_to_string(&path).map_err(|e| {
+        Problem::config(format!(
+            "cannot read {}: {e}; -H finds the BMC in ha.cf's stonith_host lines: point \
+             --ha-d at the directory holding ha.cf",
+            path.display()
+        ))
+    })?;
+    let cf =
+        crate::config::parse_ha_cf(&text, &path).map_err(|e| Problem::config(e.to_string()))?;
+    let world_readable = fs::metadata(&path)
+        .map(|m| m.permissions().mode() & 0o077 != 0)
+        .unwrap_or(false);
+    let mut known = Vec::new();
+    let mut not_ours = Vec::new();
+    let mut broken = Vec::new();
+    for line in &cf.options.stonith_hosts {
+        let host = &line.value;
+        let origin = line.location.to_string();
+        let Some(ty) = device_type(&host.kind) else {
+            continue;
+        };
+        let params = match Params::from_words(ty, &host.params, &origin) {
+            Ok(p) => p,
+            Err(p) => {
+                broken.push(p.message);
+                continue;
+            }
+        };
+        let Some(hostname) = params.get(Key::Hostname).map(str::to_lowercase) else {
+            broken.push(format!("{origin}: stonith_host line without hostname"));
+            continue;
+        };
+        if hostname != node {
+            known.push(format!("{hostname} ({origin})"));
+            continue;
+        }
+        if host.from != "*" && host.from != local {
+            not_ours.push(format!("{origin} (for {} only)", host.from));
+            continue;
+        }
+        let warning = (world_readable && params.get(Key::Passwd).is_some()).then(|| {
+            format!(
+                "{origin} holds a BMC password and {} is readable by other users; move the \
+                 password to a 0600 file named by passwd_file=",
+                path.display()
+            )
+        });
+        return Ok(Found {
+            ty,
+            params,
+            origin,
+            warning,
+        });
+    }
+    let mut message = format!(
+        "node {node} has no IPMI device for this node ({local}) in {}",
+        path.display()
+    );
+    if !not_ours.is_empty() {
+        let _ = write!(
+            message,
+            "; its stonith_host lines are for other nodes: {} (run this there, or write * as \
+             the first word)",
+            not_ours.join(", ")
+        );
+    } else if known.is_empty() {
+        message.push_str("; no stonith_host line of type ipmi, external/ipmi or ipmilan");
+    } else {
+        let _ = write!(message, "; stonith_host lines name {}", known.join(", "));
+    }
+    if !broken.is_empty() {
+        let _ = write!(message, "; unreadable lines: {}", broken.join("; "));
+    }
+    let _ = write!(
+        message,
+        "; add `stonith_host * ipmi {node} BMC-ADDRESS USER passwd_file=/etc/ironbeat/{node}.bmc` \
+         or check the node name"
+    );
+    Err(Problem::new(Fault::UnknownNode, message))
+}
+
+/// Runs one action against the device.
+fn execute(
+    settings: &Settings,
+    action: Action,
+    switches: Switches,
+) -> Result<device::Done, ironbeat_fence::Error> {
+    device::execute(&settings.bmc, action, switches.verbose)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn strings(args: &[&str]) -> Vec<String> {
+        args.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn parse(args: &[&str]) -> Result<Request, Problem> {
+        parse_command_line(&strings(args)).map(|(r, _)| r)
+    }
+
+    #[test]
+    fn every_key_documented() {
+        use Key::*;
+        for key in [
+            Hostname,
+            Ipaddr,
+            Ipport,
+            Userid,
+            Passwd,
+            PasswdFile,
+            PasswdMethod,
+            Interface,
+            Cipher,
+            Priv,
+            Auth,
+            ResetMethod,
+            Timeout,
+            AllowCipherZero,
+            Ipmitool,
+        ] {
+            assert_eq!(PARAMS.iter().filter(|p| p.key == key).count(), 1, "{key:?}");
+        }
+        for ty in TYPES {
+            for name in ty.names {
+                assert!(param_by_name(name).is_some(), "{}: {name}", ty.name);
+            }
+        }
+    }
+
+    #[test]
+    fn cluster_glue_command_lines() {
+        let r = parse(&[
+            "-t",
+            "external/ipmi",
+            "hostname=node2",
+            "ipaddr=198.18.1.2",
+            "userid=admin",
+            "passwd=labpass",
+            "interface=lanplus -C 3",
+            "-T",
+            "reset",
+            "NODE2",
+        ])
+        .unwrap();
+        let Request::Device(d) = r else {
+            panic!("{r:?}")
+        };
+        assert_eq!(d.reset, Some((ResetKind::Reset, "node2".into())));
+        let ParamSource::Pairs(pairs) = &d.source else {
+            panic!()
+        };
+        assert_eq!(pairs.len(), 5);
+        assert_eq!(pairs[4], ("interface".into(), "lanplus -C 3".into()));
+
+        let r = parse(&["-t", "ipmilan", "-p", "a b c", "-lS"]).unwrap();
+        assert!(matches!(
+            r,
+            Request::Device(DeviceRequest {
+                status: true,
+                list_hosts: true,
+                ..
+            })
+        ));
+        assert!(matches!(parse(&["-L"]).unwrap(), Request::ListTypes));
+        assert!(matches!(
+            parse(&["-t", "ipmi", "-n"]).unwrap(),
+            Request::Names(_)
+        ));
+        assert!(matches!(
+            parse(&["-t", "ipmi", "-m"]).unwrap(),
+            Request::Metadata(_)
+        ));
+    }
+
+    #[test]
+    fn usage_errors() {
+        for args in [
+            &["-t", "ipmi", "-p", "x", "-F", "f", "-S"][..],
+            &["-t", "ipmi", "-p", "x", "a=b", "node"],
+            &["-t", "ipmi", "-T", "bogus", "a=b", "node"],
+            &["-t", "ipmi", "a=b"],
+            &["-t", "ipmi", "a=b", "node", "extra"],
+            &["a=b", "-S"],
+            &["-t", "ipmi", "-S"],
+            &["-c", "0", "-t", "ipmi", "a=b", "-S"],
+            &["-H", "node2"],
+            &["-H", "node2", "explode"],
+            &["-H", "node2", "-S", "status"],
+            &["--ha-d", "/x", "-t", "ipmi", "a=b", "-S"],
+        ] {
+            let e = parse(args).unwrap_err();
+            assert_eq!(e.fault, Fault::Usage, "{args:?}: {}", e.message);
+        }
+    }
+
+    #[test]
+    fn short_form() {
+        let r = parse(&["-t", "ipmi", "-H", "Node2", "reset", "--ha-d", "/srv/ha.d"]).unwrap();
+        assert_eq!(
+            r,
+            Request::Short(ShortRequest {
+                type_name: Some("ipmi".into()),
+                node: "node2".into(),
+                action: ShortAction::Reset(ResetKind::Reset),
+                ha_d: "/srv/ha.d".into(),
+                local_node: None,
+            })
+        );
+        let r = parse(&["-H", "node2", "-T", "off"]).unwrap();
+        assert!(matches!(
+            r,
+            Request::Short(ShortRequest {
+                action: ShortAction::Reset(ResetKind::Off),
+                ..
+            })
+        ));
+    }
+
+    fn settings(ty: &str, words: &str) -> Result<Settings, Problem> {
+        let ty = device_type(ty).unwrap();
+        Settings::from_params(ty, &Params::from_words(ty, words, "-p")?)
+    }
+
+    #[test]
+    fn positional_orders_follow_the_type() {
+        let s = settings("external/ipmi", "node2 198.18.1.2 admin labpass lanplus").unwrap();
+        assert_eq!(s.hostname.as_deref(), Some("node2"));
+        assert_eq!(s.bmc.username, "admin");
+        assert_eq!(s.bmc.password.expose(), b"labpass");
+        assert_eq!(s.bmc.interface, Interface::Lanplus { cipher: None });
+        let s = settings(
+            "ipmilan",
+            "node2 198.18.1.2 6230 md5 operator admin labpass power_cycle",
+        )
+        .unwrap();
+        assert_eq!(s.bmc.port, 6230);
+        assert_eq!(
+            s.bmc.interface,
+            Interface::Lan {
+                auth: Some(device::LanAuth::Md5)
+            }
+        );
+        assert_eq!(s.bmc.privilege, Privilege::Operator);
+        assert_eq!(s.reset, ResetMethod::PowerCycle);
+        let s = settings("ipmi", "node2 198.18.1.2 admin labpass").unwrap();
+        assert_eq!(s.bmc.interface, Interface::Lanplus { cipher: None });
+        let s = settings("external/ipmi", "node2 198.18.1.2 admin labpass").unwrap();
+        assert_eq!(s.bmc.interface, Interface::Lan { auth: None });
+        let s = settings("ipmi", "node2 198.18.1.2 admin labpass cipher=3 timeout=2s").unwrap();
+        assert_eq!(s.bmc.interface, Interface::Lanplus { cipher: Some(3) });
+        assert_eq!(s.bmc.timeout, Some(std::time::Duration::from_secs(2)));
+        let s = settings(
+            "external/ipmi",
+            "hostname=n ip=h login=u password=p cipher=17",
+        )
+        .unwrap();
+        assert_eq!(s.bmc.interface, Interface::Lanplus { cipher: Some(17) });
+    }
+
+    #[test]
+    fn interface_strings() {
+        let w = parse_interface("lanplus -C 3 -L OPERATOR -p 6230").unwrap();
+        assert_eq!(
+            w,
+            InterfaceWords {
+                lanplus: true,
+                cipher: Some(3),
+                privilege: Some(Privilege::Operator),
+                auth: None,
+                port: Some(6230)
+            }
+        );
+        assert_eq!(
+            parse_interface("lan -A MD5").unwrap().auth,
+            Some(device::LanAuth::Md5)
+        );
+        for bad in [
+            "",
+            "serial",
+            "lanplus -C",
+            "lanplus -C 99",
+            "lanplus -N 2",
+            "lan -C 3",
+            "lanplus -A md5",
+        ] {
+            assert_eq!(
+                parse_interface(bad).unwrap_err().fault,
+                Fault::InvalidValue,
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn parameter_problems() {
+        let e = settings("ipmi", "node2").unwrap_err();
+        assert_eq!(e.fault, Fault::Config);
+        assert!(e.message.contains("ipaddr"), "{}", e.message);
+        let e = settings("ipmi", "node2 h admin").unwrap_err();
+        assert!(e.message.contains("passwd_file"), "{}", e.message);
+        let e = settings("ipmi", "hostname=node2 ip=h colour=red").unwrap_err();
+        assert_eq!(e.fault, Fault::Config);
+        let mut p = Params::default();
+        let e = p.insert("colour", "red", "command line").unwrap_err();
+        assert!(
+            e.message.contains("unknown parameter `colour`"),
+            "{}",
+            e.message
+        );
+        let e = settings("ipmi", "node2 h admin p lanplus cipher=4").unwrap_err();
+        assert_eq!(e.fault, Fault::InvalidValue);
+        let e = settings("ipmi", "node2 h admin p cipher=0").unwrap_err();
+        assert!(e.message.contains("any password"), "{}", e.message);
+        assert!(settings("ipmi", "node2 h admin p cipher=0 allow_cipher_zero=yes").is_ok());
+        let e = settings("ipmi", "node2 h admin p interface=lan cipher=3").unwrap_err();
+        assert_eq!(e.fault, Fault::InvalidValue);
+        let e = settings("ipmi", "node2 h admin p lanplus priv=operator").unwrap();
+        assert_eq!(e.bmc.privilege, Privilege::Operator);
+        assert!(settings("ipmi", "a b c d e f g h i j k l m n").is_err());
+        let e = settings("ipmi", "node2 h admin p hostname=x").unwrap_err();
+        assert!(e.message.contains("twice"), "{}", e.message);
+        let e = settings("ipmi", "ip=h node2").unwrap_err();
+        assert!(e.message.contains("follows"), "{}", e.message);
+        assert!(!e.message.contains("node2"), "{}", e.message);
+        let e = settings("ipmi", "n h u secretpw timeout=never").unwrap_err();
+        assert!(!e.message.contains("secretpw"));
+    }
+
+    #[test]
+    fn hostile_input_never_panics() {
+        let base = "node2 198.18.1.2 admin labpass lanplus cipher=3 priv=operator \
+                    interface=lanplus timeout=2s reset_method=onoff"
+            .as_bytes()
+            .to_vec();
+        let alphabet = b"= \t-C0x9.\xc3\xa9\x00lanplus";
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..20_000 {
+            let mut bytes = base.clone();
+            for _ in 0..1 + (seed % 6) {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                let at = (seed as usize) % bytes.len();
+                let with = alphabet[(seed >> 32) as usize % alphabet.len()];
+                match seed % 3 {
+                    0 => bytes[at] = with,
+                    1 => bytes.insert(at, with),
+                    _ => {
+                        bytes.remove(at);
+                    }
+                }
+                if bytes.is_empty() {
+                    bytes.push(b' ');
+                }
+            }
+            let text = String::from_utf8_lossy(&bytes);
+            for ty in TYPES {
+                if let Ok(params) = Params::from_words(ty, &text, "-p") {
+                    if params.get(Key::PasswdFile).is_none()
+                        && params.get(Key::PasswdMethod).is_none()
+                    {
+                        let _ = Settings::from_params(ty, &params);
+                    }
+                }
+            }
+            let args: Vec<String> = text.split_whitespace().map(String::from).collect();
+            let _ = parse_command_line(&args);
+            let _ = parse_interface(&text);
+        }
+    }
+
+    #[test]
+    fn metadata_names_every_parameter_once() {
+        for ty in TYPES {
+            let xml = metadata(ty);
+            for p in PARAMS {
+                let n = ty
+                    .names
+                    .iter()
+                    .find(|n| param_by_name(n).map(|i| i.key) == Some(p.key))
+                    .copied()
+                    .unwrap_or(p.name);
+                assert_eq!(
+                    xml.matches(&format!("<parameter name=\"{n}\"")).count(),
+                    1,
+                    "{}: {n}",
+                    ty.name
+                );
+            }
+        }
+    }
+}
