@@ -13,12 +13,14 @@ pub mod serial;
 pub mod state;
 pub mod udp;
 
-use std::future::poll_fn;
+use std::future::{poll_fn, Future};
 use std::io;
+use std::pin::Pin;
 use std::task::{Context, Poll};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, oneshot};
+use tokio::time::Sleep;
 
 use crate::proto::endpoint::{Counters, Endpoint, Event, PeerStatus};
 use crate::wire::frame::MAX_FRAME_LEN;
@@ -207,6 +209,70 @@ impl PathDriver {
     }
 }
 
+/// How long after the deadline the [`Alarm`]'s guard timer is due: longer
+/// than tokio's usual lateness in firing a timer (it fires on the first
+/// millisecond tick at or after the deadline), shorter than the gap to the
+/// next deadline at any usual keepalive. (When the next deadline comes sooner,
+/// re-arming just costs the driver wake-up the guard exists to avoid.)
+const GUARD_LAG: Duration = Duration::from_millis(2);
+
+/// The runner's wake-up at the endpoint's deadline, shaped around tokio's
+/// timer wheel so that re-arming costs no system call.
+///
+/// tokio's time driver writes to its eventfd whenever a timer is registered
+/// earlier than the wake-up it last planned. After the runner's timer fired
+/// the wheel was empty, so every re-arm for the next heartbeat paid a `write`
+/// and an extra `epoll_wait`. Here a second timer, the `guard` (never polled,
+/// so it wakes nobody), is due [`GUARD_LAG`] after the deadline: it is still
+/// planned when the deadline fires, and the next deadline registers behind it
+/// without waking the driver.
+///
+/// A changed deadline gets fresh timers rather than `Sleep::reset`: moving a
+/// registered timer later leaves it in its old wheel slot, and the driver
+/// would wake there once for nothing. tokio rounds deadlines up to its
+/// millisecond tick, so the timer never fires early. (Its wheel still wakes
+/// the thread once at every 64 ms block boundary that a pending timer spans,
+/// ~16 empty wake-ups a second; only a timer outside the wheel avoids them.)
+#[derive(Default)]
+struct Alarm {
+    main: Option<Pin<Box<Sleep>>>,
+    guard: Option<Pin<Box<Sleep>>>,
+}
+
+impl Alarm {
+    /// Sets the wake-up to `deadline` (none: never). Keeps the timers while
+    /// the deadline is unchanged and not yet reached.
+    fn arm(&mut self, deadline: Option<Instant>) {
+        let Some(at) = deadline.map(tokio::time::Instant::from_std) else {
+            self.main = None;
+            self.guard = None;
+            return;
+        };
+        if let Some(main) = &self.main {
+            if main.deadline() == at && !main.is_elapsed() {
+                return;
+            }
+        }
+        // `reset` registers a timer without polling it; the old ones leave the
+        // wheel as they drop, which never wakes the driver.
+        let register = |at| {
+            let mut sleep = Box::pin(tokio::time::sleep_until(at));
+            sleep.as_mut().reset(at);
+            sleep
+        };
+        self.main = Some(register(at));
+        self.guard = Some(register(at + GUARD_LAG));
+    }
+
+    /// Ready once the deadline has passed; pending forever without one.
+    fn poll(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        match self.main.as_mut() {
+            Some(main) => main.as_mut().poll(cx),
+            None => Poll::Pending,
+        }
+    }
+}
+
 /// Polls every path once, starting after the one that delivered last (fairness).
 fn poll_paths(
     paths: &mut [PathDriver],
@@ -245,27 +311,19 @@ impl Runner {
     }
 
     /// Runs until shut down; returns the endpoint (for final counters). The
-    /// paths close with it; reader threads of Ethernet and serial paths end
-    /// within their read timeout (250 ms).
+    /// paths close with it; the reader thread of an Ethernet path ends within
+    /// its read timeout (250 ms).
     pub async fn run(mut self) -> Endpoint {
         let mut buf = vec![0u8; MAX_FRAME_LEN + 64];
         let mut next = 0;
-        let far = tokio::time::Instant::now() + std::time::Duration::from_secs(86_400);
-        let sleep = tokio::time::sleep_until(far);
-        tokio::pin!(sleep);
+        let mut alarm = Alarm::default();
         self.drain();
         loop {
-            let deadline = self.endpoint.poll_timeout();
-            if let Some(at) = deadline {
-                let at = tokio::time::Instant::from_std(at);
-                if sleep.deadline() != at {
-                    sleep.as_mut().reset(at);
-                }
-            }
+            alarm.arm(self.endpoint.poll_timeout());
             let paths = &mut self.paths;
             let woke = tokio::select! {
                 biased;
-                () = &mut sleep, if deadline.is_some() => Wake::Timer,
+                () = poll_fn(|cx| alarm.poll(cx)) => Wake::Timer,
                 command = self.commands.recv() => match command {
                     None | Some(Command::Shutdown) => return self.endpoint,
                     Some(command) => Wake::Command(command),
