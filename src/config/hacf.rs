@@ -1506,7 +1506,7 @@ mod tests {
                 "ha.cf:2:",
                 "already set at line 1",
             ),
-            ("baud 12345\n", "ha.cf:1:", "not a standard serial speed"),
+            ("baud 12345\n", "ha.cf:1:", "not a supported serial speed"),
             ("baud 9600\nbaud 9600\n", "ha.cf:2:", "already set"),
             ("ucast eth0 peer.example\n", "ha.cf:1:", "not an IP address"),
             ("ucast eth0 fe80::1\n", "ha.cf:1:", "write `ucast6"),

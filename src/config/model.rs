@@ -281,8 +281,9 @@ impl Config {
             let share = on_line * per_second / capacity;
             if share > 0.5 {
                 let min_keepalive_ms = (on_line / (capacity * 0.5) * 1000.0).ceil();
-                let min_baud = [9600u32, 19200, 38400, 57600, 115200, 230400]
-                    .into_iter()
+                let min_baud = super::values::STANDARD_BAUDS
+                    .iter()
+                    .copied()
                     .find(|b| on_line * per_second / (f64::from(*b) / 10.0) <= 0.5);
                 let faster = match min_baud {
                     Some(b) => format!(" or baud to {b}"),

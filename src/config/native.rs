@@ -716,7 +716,7 @@ port = 695
             (format!("{base}[[link]]\nkind = \"ucst\"\n"), 4, "did you mean \"ucast\""),
             (format!("{base}[[link]]\nkind = \"ucast\"\niface = \"eth0\"\npeer = \"x\"\n"), 6, "not an IP address"),
             (format!("{base}{link}tty = \"/dev/ttyS0\"\n"), 7, "does not apply to a ucast link"),
-            (format!("{base}[[link]]\nkind = \"serial\"\ntty = \"/dev/ttyS0\"\nbaud = 1234\n"), 6, "standard serial speed"),
+            (format!("{base}[[link]]\nkind = \"serial\"\ntty = \"/dev/ttyS0\"\nbaud = 1234\n"), 6, "supported serial speed"),
             (format!("{base}[[link]]\nkind = \"mcast\"\niface = \"e\"\ngroup = \"10.0.0.1\"\n"), 6, "not a multicast group"),
             (format!("{base}[[link]]\nkind = \"mcast\"\niface = \"e\"\ngroup = \"239.0.0.1\"\nttl = 0\n"), 7, "1 to 255"),
             (format!("{base}{link}port = 0\n"), 7, "not a UDP port"),
