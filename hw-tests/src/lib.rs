@@ -42,6 +42,7 @@ pub mod cmd;
 pub mod env;
 pub mod hadir;
 pub mod inject;
+pub mod ipmi_sim;
 pub mod legacy;
 pub mod netns;
 pub mod pty;

@@ -24,10 +24,11 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitCode, Stdio};
+use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
+use ironbeat_hw_tests::ipmi_sim::SimBmc;
 use ironbeat_hw_tests::{binary, cmd, env, Result};
 use nix::sys::resource::{getrusage, UsageWho};
 
@@ -151,190 +152,64 @@ fn measure(argv: &[String]) -> Result<Measured> {
     })
 }
 
-/// The lab: ipmi_sim in one namespace, the client side in the other.
+/// The lab: ipmi_sim in one namespace, the client side in the other
+/// (hw-tests' [`SimBmc`] on 198.18.30.0/24).
 struct Lab {
-    bmc_ns: String,
-    cli_ns: String,
-    state: PathBuf,
-    sim: Option<Child>,
+    sim: SimBmc,
 }
 
 impl Lab {
     fn start() -> Result<Lab> {
-        sweep_stale();
-        let pid = std::process::id();
-        let mut lab = Lab {
-            bmc_ns: format!("ibbench-{pid}-bmc"),
-            cli_ns: format!("ibbench-{pid}-cli"),
-            state: std::env::temp_dir().join(format!("ibbench-{pid}")),
-            sim: None,
-        };
-        cmd::ip(&["netns", "add", &lab.bmc_ns])?;
-        cmd::ip(&["netns", "add", &lab.cli_ns])?;
-        cmd::ip(&[
-            "link",
-            "add",
-            "b0",
-            "netns",
-            &lab.bmc_ns,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "c0",
-            "netns",
-            &lab.cli_ns,
-        ])?;
-        for (ns, dev, addr) in [(&lab.bmc_ns, "b0", BMC_IP), (&lab.cli_ns, "c0", CLIENT_IP)] {
-            cmd::ip(&["-n", ns, "addr", "add", &format!("{addr}/24"), "dev", dev])?;
-            cmd::ip(&["-n", ns, "link", "set", "lo", "up"])?;
-            cmd::ip(&["-n", ns, "link", "set", dev, "up"])?;
-        }
-        lab.start_sim()?;
-        Ok(lab)
-    }
-
-    fn start_sim(&mut self) -> Result<()> {
-        let setup = binary::workspace_root().join("fence/tests/ipmi_sim");
-        let persist = self.state.join("persist");
-        fs::create_dir_all(&persist)?;
-        let hook = self.hook();
-        fs::copy(setup.join("chassis-control.sh"), &hook)?;
-        let mut perms = fs::metadata(&hook)?.permissions();
-        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o755);
-        fs::set_permissions(&hook, perms)?;
-        fs::copy(setup.join("bmc.emu"), self.state.join("bmc.emu"))?;
-        let conf = fs::read_to_string(setup.join("lan.conf.in"))
-            .context("fence/tests/ipmi_sim/lan.conf.in")?
-            .replace("@ADDR@", BMC_IP)
-            .replace("@PORT@", "623")
-            .replace("@CHASSIS@", &hook.to_string_lossy());
-        fs::write(self.state.join("lan.conf"), conf)?;
-        self.set_power_on()?;
-        let log = fs::File::create(self.state.join("ipmi_sim.log"))?;
-        self.sim = Some(
-            Command::new("ip")
-                .args(["netns", "exec", &self.bmc_ns, "ipmi_sim", "-n", "-c"])
-                .arg(self.state.join("lan.conf"))
-                .arg("-f")
-                .arg(self.state.join("bmc.emu"))
-                .arg("-s")
-                .arg(&persist)
-                .env("IBF_BMC_STATE", &self.state)
-                .stdin(Stdio::null())
-                .stdout(log.try_clone()?)
-                .stderr(log)
-                .spawn()
-                .context("starting ipmi_sim")?,
-        );
-        let listening = cmd::poll(Duration::from_secs(5), Duration::from_millis(50), || {
-            cmd::run(
-                Command::new("ip").args([
-                    "netns",
-                    "exec",
-                    &self.bmc_ns,
-                    "ss",
-                    "-Hlun",
-                    "src",
-                    &format!("{BMC_IP}:623"),
-                ]),
-                cmd::SHORT,
-            )
-            .ok()
-            .filter(|o| !o.stdout.trim().is_empty())
-        });
-        if listening.is_none() {
+        let sim = SimBmc::start("ibbench", "198.18.30")?;
+        if sim.bmc_ip() != BMC_IP || sim.client_ip() != CLIENT_IP {
             bail!(
-                "ipmi_sim did not open {BMC_IP}:623 within 5 s: {}",
-                fs::read_to_string(self.state.join("ipmi_sim.log")).unwrap_or_default()
+                "the lab's addresses moved: {} / {}",
+                sim.bmc_ip(),
+                sim.client_ip()
             );
         }
-        Ok(())
+        Ok(Lab { sim })
+    }
+
+    fn state(&self) -> &Path {
+        self.sim.state()
     }
 
     fn hook(&self) -> PathBuf {
-        self.state.join("chassis-control.sh")
+        self.state().join("chassis-control.sh")
     }
 
     fn set_power_on(&self) -> Result<()> {
-        fs::write(self.state.join("power"), "1\n").context("power file")
+        self.sim.set_power(true)
     }
 
     fn power_on(&self) -> bool {
-        fs::read_to_string(self.state.join("power")).is_ok_and(|p| p.trim() == "1")
+        self.sim.power_on()
     }
 
     fn events_len(&self) -> usize {
-        fs::read_to_string(self.state.join("events.log"))
-            .map(|t| t.lines().count())
-            .unwrap_or(0)
+        self.sim.events().lines().count()
     }
 
     fn events_since(&self, from: usize) -> Vec<String> {
-        fs::read_to_string(self.state.join("events.log"))
-            .map(|t| t.lines().skip(from).map(str::to_string).collect())
-            .unwrap_or_default()
+        self.sim
+            .events()
+            .lines()
+            .skip(from)
+            .map(str::to_string)
+            .collect()
     }
 
     /// Moves this (single-threaded) process into the client namespace.
     fn enter_client(&self) -> Result<()> {
-        let ns = fs::File::open(format!("/run/netns/{}", self.cli_ns))?;
+        let ns = fs::File::open(format!("/run/netns/{}", self.sim.cli_ns()))?;
         nix::sched::setns(&ns, nix::sched::CloneFlags::CLONE_NEWNET)
             .context("setns into the client namespace")?;
         Ok(())
     }
 
     fn sim_alive(&mut self) -> bool {
-        matches!(self.sim.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
-    }
-}
-
-impl Drop for Lab {
-    fn drop(&mut self) {
-        if let Some(mut child) = self.sim.take() {
-            cmd::stop_child(&mut child, Duration::from_secs(2));
-        }
-        for ns in [&self.bmc_ns, &self.cli_ns] {
-            let _ = cmd::run(Command::new("ip").args(["netns", "del", ns]), cmd::SHORT);
-        }
-        let _ = fs::remove_dir_all(&self.state);
-    }
-}
-
-/// Removes `ibbench-<pid>-*` namespaces of runs that no longer exist (a
-/// killed earlier run), after stopping the ipmi_sim left inside them.
-fn sweep_stale() {
-    let Ok(entries) = fs::read_dir("/run/netns") else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix("ibbench-")
-            .and_then(|r| r.split('-').next())
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if Path::new(&format!("/proc/{pid}")).exists() {
-            continue;
-        }
-        if let Ok(out) = cmd::run(
-            Command::new("ip").args(["netns", "pids", &name]),
-            cmd::SHORT,
-        ) {
-            for p in out.stdout.split_whitespace() {
-                let comm = fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
-                if let (true, Ok(p)) = (comm.trim() == "ipmi_sim", p.parse::<i32>()) {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(p),
-                        nix::sys::signal::Signal::SIGTERM,
-                    );
-                }
-            }
-        }
-        let _ = cmd::run(Command::new("ip").args(["netns", "del", &name]), cmd::SHORT);
-        let _ = fs::remove_dir_all(std::env::temp_dir().join(format!("ibbench-{pid}")));
+        self.sim.is_running()
     }
 }
 
@@ -732,7 +607,7 @@ fn run() -> Result<()> {
     let load_start = loadavg();
     let started = Instant::now();
     let mut lab = Lab::start()?;
-    let pwfile = lab.state.join("bmc.pass");
+    let pwfile = lab.state().join("bmc.pass");
     fs::write(&pwfile, format!("{PASSWORD}\n"))?;
     fs::set_permissions(&pwfile, std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
     lab.enter_client()?;
@@ -747,7 +622,7 @@ fn run() -> Result<()> {
     // every power read and change; its cost is inside every figure.
     let hook_line = format!(
         "IBF_BMC_STATE={} {} 0x20 get power",
-        lab.state.display(),
+        lab.state().display(),
         lab.hook().display()
     );
     let mut hook_costs = Vec::new();
@@ -767,7 +642,7 @@ fn run() -> Result<()> {
             if !lab.sim_alive() {
                 bail!(
                     "ipmi_sim exited: {}",
-                    fs::read_to_string(lab.state.join("ipmi_sim.log")).unwrap_or_default()
+                    fs::read_to_string(lab.state().join("ipmi_sim.log")).unwrap_or_default()
                 );
             }
             let (cost, failure) = run_case(&lab, c)?;
