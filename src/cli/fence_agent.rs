@@ -1223,26 +1223,9 @@ mod tests {
             .as_bytes()
             .to_vec();
         let alphabet = b"=\n\r\t #\"-_0xff9.e\xc3\xa9\x00";
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
-        for _ in 0..20_000 {
-            let mut bytes = base.clone();
-            for _ in 0..1 + (seed % 6) {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                let at = (seed as usize) % bytes.len();
-                let with = alphabet[(seed >> 32) as usize % alphabet.len()];
-                match seed % 3 {
-                    0 => bytes[at] = with,
-                    1 => bytes.insert(at, with),
-                    _ => {
-                        bytes.remove(at);
-                    }
-                }
-                if bytes.is_empty() {
-                    bytes.push(b'=');
-                }
-            }
+        for bytes in
+            crate::cli::mutate::mutations(&base, alphabet, 0x2545_f491_4f6c_dd1du64, 20_000, b'=')
+        {
             let text = String::from_utf8_lossy(&bytes);
             let input = Input::from_lines(&text);
             if input.get("password_script").is_none() {

@@ -4,6 +4,8 @@
 pub mod exit;
 pub mod fence_agent;
 pub mod link;
+#[cfg(test)]
+mod mutate;
 pub mod output;
 pub mod stonith;
 

@@ -1713,26 +1713,9 @@ mod tests {
             .as_bytes()
             .to_vec();
         let alphabet = b"= \t-C0x9.\xc3\xa9\x00lanplus";
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        for _ in 0..20_000 {
-            let mut bytes = base.clone();
-            for _ in 0..1 + (seed % 6) {
-                seed ^= seed << 13;
-                seed ^= seed >> 7;
-                seed ^= seed << 17;
-                let at = (seed as usize) % bytes.len();
-                let with = alphabet[(seed >> 32) as usize % alphabet.len()];
-                match seed % 3 {
-                    0 => bytes[at] = with,
-                    1 => bytes.insert(at, with),
-                    _ => {
-                        bytes.remove(at);
-                    }
-                }
-                if bytes.is_empty() {
-                    bytes.push(b' ');
-                }
-            }
+        for bytes in
+            crate::cli::mutate::mutations(&base, alphabet, 0x9e37_79b9_7f4a_7c15u64, 20_000, b' ')
+        {
             let text = String::from_utf8_lossy(&bytes);
             for ty in TYPES {
                 if let Ok(params) = Params::from_words(ty, &text, "-p") {
