@@ -234,11 +234,19 @@ fn black_holed_and_closed_port_fail_within_the_deadline() {
             took >= Duration::from_millis(4900) && took < Duration::from_millis(5600),
             "{host}: failed after {took:?}"
         );
-        let sent = events
-            .iter()
-            .filter(|e| matches!(e.kind, EventKind::Sent { .. }))
-            .count();
+        let (mut sent, mut pings) = (0, 0);
+        for e in &events {
+            if let EventKind::Sent { summary, .. } = &e.kind {
+                if summary.starts_with("ASF Presence Ping") {
+                    pings += 1;
+                } else {
+                    sent += 1;
+                }
+            }
+        }
         assert!((3..=6).contains(&sent), "{host}: {sent} datagrams");
+        assert_eq!(pings, sent, "{host}: a presence ping beside each try");
+        assert!(e.message().contains("presence pings either"), "{e}");
         if host == CLOSED_PORT_IP {
             assert!(e.message().contains("port unreachable"), "{e}");
         }

@@ -8,7 +8,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use ironbeat_fence::ipmi::bmc::{Bmc, BmcConfig, MemoryPower, PowerBackend, User};
+use ironbeat_fence::ipmi::bmc::{BackendError, Bmc, BmcConfig, MemoryPower, PowerBackend, User};
 use ironbeat_fence::ipmi::client::{
     CipherPolicy, Client, Config, Outcome, Protocol, SessionProtocol, V15Auth,
 };
@@ -38,8 +38,8 @@ fn bmc(suites: Vec<u8>, power: PowerState) -> Bmc<MemoryPower> {
 
 /// Runs one request over the simulated network; returns the result and the
 /// simulated time it took.
-fn run(
-    bmc: &mut Bmc<MemoryPower>,
+fn run<P: PowerBackend>(
+    bmc: &mut Bmc<P>,
     config: Config,
     net: &mut Net,
 ) -> (Result<Outcome, Error>, Duration) {
@@ -272,4 +272,61 @@ fn a_bmc_key_must_be_configured_to_match() {
     c.bmc_key = Some(Secret::from("kg-secret"));
     let (r, _) = run(&mut b, c, &mut clean());
     assert_eq!(r.unwrap().power, PowerState::Off);
+}
+
+/// A chassis whose power supply switches off but will not come back on.
+struct WontPowerOn(MemoryPower);
+
+impl PowerBackend for WontPowerOn {
+    fn power(&mut self) -> Result<PowerState, BackendError> {
+        self.0.power()
+    }
+    fn set_power(&mut self, state: PowerState) -> Result<(), BackendError> {
+        match state {
+            PowerState::On => Err(BackendError::Failed("power supply fault".into())),
+            PowerState::Off => self.0.set_power(state),
+        }
+    }
+    fn hard_reset(&mut self) -> Result<(), BackendError> {
+        self.0.hard_reset()
+    }
+}
+
+#[test]
+fn a_reboot_is_one_session_and_fenced_once_off_is_seen() {
+    let mut config = BmcConfig::new(vec![User::new(
+        "admin",
+        b"labpass",
+        Privilege::Administrator,
+    )]);
+    config.cipher_suites = vec![17, 3];
+    let mut b = Bmc::new(
+        config,
+        WontPowerOn(MemoryPower::new(PowerState::On)),
+        [9; 32],
+    )
+    .expect("BMC config");
+    let auto = Protocol::LanPlus(CipherPolicy::Auto);
+    let (r, _) = run(&mut b, admin(Action::Reboot, auto), &mut clean());
+    let o = r.expect("off was seen: the node is fenced");
+    assert_eq!(
+        (o.power, o.off_seen, o.command_sent),
+        (PowerState::Off, true, true)
+    );
+    let why = o.power_on_failed.expect("the failed on half is reported");
+    assert!(why.contains("Chassis Control"), "{why}");
+    assert!(o.session_closed);
+    assert_eq!(
+        b.counters().sessions_opened,
+        1,
+        "one session for off and on"
+    );
+    assert_eq!(b.session_count(), 0);
+
+    // A healthy chassis: off, seen off, on, seen on, in one session.
+    let mut b = bmc(vec![17], PowerState::On);
+    let (r, _) = run(&mut b, admin(Action::Reboot, auto), &mut clean());
+    let o = r.unwrap();
+    assert_eq!((o.power, o.power_on_failed), (PowerState::On, None));
+    assert_eq!(b.counters().sessions_opened, 1);
 }

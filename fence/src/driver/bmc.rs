@@ -11,7 +11,7 @@
 //!
 //! let config = BmcConfig::new(vec![User::new("admin", b"labpass", Privilege::Administrator)]);
 //! let power = FilePower::open("/run/node2.power".as_ref())?;
-//! let bmc = Bmc::new(config, power, ironbeat_fence::driver::bmc::kernel_seed()?)?;
+//! let bmc = Bmc::new(config, power, ironbeat_fence::driver::kernel_seed()?)?;
 //! let mut server = BmcServer::bind("127.0.0.1:6230".parse().unwrap(), bmc).await?;
 //! server.run(std::future::pending(), |event| eprintln!("{event}")).await?;
 //! # Ok(()) }
@@ -19,7 +19,7 @@
 
 use std::fs;
 use std::future::Future;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -119,15 +119,6 @@ impl<P: PowerBackend> BmcServer<P> {
             }
         }
     }
-}
-
-/// 32 bytes from the kernel to seed a [`Bmc`]'s random numbers.
-pub fn kernel_seed() -> Result<[u8; 32], Error> {
-    let mut seed = [0u8; 32];
-    fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut seed))
-        .map_err(|e| Error::io("reading /dev/urandom to seed the BMC", e))?;
-    Ok(seed)
 }
 
 /// A chassis whose power state is a file holding `1` (on) or `0` (off);
@@ -322,7 +313,7 @@ mod tests {
         let bmc = Bmc::new(
             config,
             crate::ipmi::bmc::MemoryPower::new(PowerState::On),
-            kernel_seed().unwrap(),
+            crate::driver::kernel_seed().unwrap(),
         )
         .unwrap();
         let mut server = BmcServer::bind("127.0.0.1:0".parse().unwrap(), bmc)

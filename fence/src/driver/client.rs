@@ -6,7 +6,7 @@
 //! timer expiries, and passes its events to the caller (or to stderr in
 //! verbose mode). Every limit lives in the client's one deadline.
 
-use std::io::{self, Read};
+use std::io;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -89,7 +89,7 @@ pub async fn run_with_events(
     config.timing.timeout = budget
         .saturating_sub(start.elapsed())
         .max(Duration::from_millis(1));
-    let mut client = Client::new(config, Instant::now(), seed()?)?;
+    let mut client = Client::new(config, Instant::now(), super::kernel_seed()?)?;
     let mut buf = vec![0u8; 4096];
     loop {
         while let Some(datagram) = client.poll_transmit() {
@@ -183,14 +183,4 @@ async fn resolve(host: &str, port: u16, budget: Duration) -> Result<SocketAddr, 
                 format!("the BMC's name {host:?} has no address; check the host name"),
             )
         })
-}
-
-/// 32 bytes from the kernel's CSPRNG for the client's session IDs, RAKP
-/// random numbers and AES IVs.
-fn seed() -> Result<[u8; 32], Error> {
-    let mut seed = [0u8; 32];
-    std::fs::File::open("/dev/urandom")
-        .and_then(|mut f| f.read_exact(&mut seed))
-        .map_err(|e| Error::io("reading /dev/urandom for session randomness", e))?;
-    Ok(seed)
 }

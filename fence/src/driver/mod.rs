@@ -5,3 +5,17 @@
 
 pub mod bmc;
 pub mod client;
+
+use std::io::Read;
+
+use crate::Error;
+
+/// 32 bytes from the kernel's CSPRNG, the seed of a client's or a BMC's
+/// random numbers (session IDs, RAKP random numbers, AES IVs).
+pub fn kernel_seed() -> Result<[u8; 32], Error> {
+    let mut seed = [0u8; 32];
+    std::fs::File::open("/dev/urandom")
+        .and_then(|mut f| f.read_exact(&mut seed))
+        .map_err(|e| Error::io("reading /dev/urandom for session randomness", e))?;
+    Ok(seed)
+}

@@ -20,7 +20,8 @@ use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::{anyhow, bail, Context};
-use ironbeat_fence::driver::bmc::{kernel_seed, BmcServer, FilePower};
+use ironbeat_fence::driver::bmc::{BmcServer, FilePower};
+use ironbeat_fence::driver::kernel_seed;
 use ironbeat_fence::ipmi::bmc::{Bmc, BmcConfig, Event, MemoryPower, PowerBackend, User};
 use ironbeat_fence::power::PowerState;
 

@@ -11,14 +11,11 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use ironbeat_fence::driver::client::{self, FenceRequest};
-use ironbeat_fence::ipmi::client::{
-    CipherPolicy, Config, Outcome, Protocol, SessionProtocol, V15Auth,
-};
+use ironbeat_fence::ipmi::client::{CipherPolicy, Config, Protocol, V15Auth};
 use ironbeat_fence::ipmi::crypto::CipherSuite;
-use ironbeat_fence::ipmi::wire::v15::AuthType;
 use ironbeat_fence::ipmi::Privilege as IpmiPrivilege;
 use ironbeat_fence::power::{Action, PowerState};
-use ironbeat_fence::{Error as FenceError, ErrorKind};
+use ironbeat_fence::Error as FenceError;
 
 use crate::cli::exit::Fault;
 
@@ -402,86 +399,26 @@ pub fn client_config(bmc: &Bmc, action: Action) -> Result<Config, FenceError> {
     Ok(config)
 }
 
-/// Runs one action against a BMC; with `verbose`, every datagram is printed
-/// on stderr as it goes (decoded, without key material).
+/// Runs one action against a BMC, in one session under one deadline; with
+/// `verbose`, every datagram is printed on stderr as it goes (decoded,
+/// without key material).
 ///
-/// `Reboot` runs as two requests under the one deadline: off (verified),
-/// then on. Once off was seen the node is fenced, so a failure of the on half
-/// is a warning in [`Done`], not an error (fence-agents' API: "0 if the off
-/// portion was successful").
+/// `Reboot` is off, verify off, on. Once off was seen the node is fenced, so
+/// a failure of the on half is a warning in [`Done`], not an error
+/// (fence-agents' API: "0 if the off portion was successful").
 pub fn execute(bmc: &Bmc, action: Action, verbose: bool) -> Result<Done, FenceError> {
-    if action != Action::Reboot {
-        let outcome = run_one(bmc, action, verbose, None)?;
-        return Ok(Done {
-            power: outcome.power,
-            changed: outcome.command_sent,
-            warning: None,
-        });
-    }
-    let started = Instant::now();
-    let budget = client_config(bmc, Action::Off)?.timing.timeout;
-    let off = run_one(bmc, Action::Off, verbose, Some(budget))?;
-    // The second session uses what the first one negotiated: no second
-    // cipher-suite fallback.
-    let mut pinned = bmc.clone();
-    match off.session {
-        SessionProtocol::V20(suite) => {
-            pinned.interface = Interface::Lanplus {
-                cipher: Some(suite.id()),
-            }
-        }
-        SessionProtocol::V15(AuthType::Md5) => {
-            pinned.interface = Interface::Lan {
-                auth: Some(LanAuth::Md5),
-            }
-        }
-        SessionProtocol::V15(AuthType::Password) => {
-            pinned.interface = Interface::Lan {
-                auth: Some(LanAuth::Password),
-            }
-        }
-        SessionProtocol::V15(_) => {}
-    }
-    let left = budget.saturating_sub(started.elapsed());
-    let on = if left.is_zero() {
-        Err(FenceError::new(
-            ErrorKind::Timeout,
-            "no time was left to power it on",
-        ))
-    } else {
-        run_one(&pinned, Action::On, verbose, Some(left))
-    };
-    Ok(match on {
-        Ok(outcome) => Done {
-            power: outcome.power,
-            changed: true,
-            warning: None,
-        },
-        Err(e) => Done {
-            power: off.power,
-            changed: true,
-            warning: Some(format!(
-                "the node was seen off (fenced), but powering it on again failed: {e}"
-            )),
-        },
-    })
-}
-
-fn run_one(
-    bmc: &Bmc,
-    action: Action,
-    verbose: bool,
-    timeout: Option<Duration>,
-) -> Result<Outcome, FenceError> {
-    let mut config = client_config(bmc, action)?;
-    if let Some(t) = timeout {
-        config.timing.timeout = t;
-        config.timing.unreachable_after = config.timing.unreachable_after.min(t);
-    }
+    let config = client_config(bmc, action)?;
     let mut request = FenceRequest::new(bmc.host.trim(), config);
     request.port = bmc.port;
     request.verbose = verbose;
-    client::run_blocking(request)
+    let outcome = client::run_blocking(request)?;
+    Ok(Done {
+        power: outcome.power,
+        changed: outcome.command_sent,
+        warning: outcome.power_on_failed.map(|why| {
+            format!("the node was seen off (fenced), but powering it on again failed: {why}")
+        }),
+    })
 }
 
 /// Escapes text for XML character data and attribute values.

@@ -281,6 +281,10 @@ pub struct Outcome {
     pub retransmits: u32,
     /// Whether the BMC confirmed Close Session.
     pub session_closed: bool,
+    /// Reboot only: Off was seen (the node is fenced) but powering it on
+    /// again failed, and why. fence-agents' rule: a reboot whose off half
+    /// succeeded is a successful fence.
+    pub power_on_failed: Option<String>,
 }
 
 impl fmt::Display for Outcome {
@@ -293,7 +297,11 @@ impl fmt::Display for Outcome {
             self.session,
             self.elapsed.as_millis(),
             self.datagrams_sent
-        )
+        )?;
+        if let Some(why) = &self.power_on_failed {
+            write!(f, "; seen off, but powering on failed: {why}")?;
+        }
+        Ok(())
     }
 }
 

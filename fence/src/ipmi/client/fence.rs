@@ -241,6 +241,11 @@ impl FenceMachine {
         self.next(now)
     }
 
+    /// What the request has seen so far.
+    pub fn report(&self) -> Report {
+        self.report
+    }
+
     /// The action, for messages.
     pub fn action(&self) -> Action {
         self.action

@@ -52,8 +52,9 @@ use super::commands::{
 };
 use super::crypto::Random;
 use super::wire::message::{NetFn, Repr as Message};
+use super::wire::rmcp::{self, asf, MessageClass};
 use crate::deadline::Deadline;
-use crate::power::PowerState;
+use crate::power::{Action, PowerState};
 use crate::{Error, ErrorKind};
 
 /// Longest retransmit interval.
@@ -75,6 +76,10 @@ pub struct Client {
     outcome: Option<Result<Outcome, Error>>,
     finished: bool,
     heard_from_bmc: bool,
+    /// The tag of our ASF Presence Pings (never 0xFF).
+    ping_tag: u8,
+    /// The BMC's Presence Pong, once one came.
+    pong: Option<asf::Pong>,
     network_error: Option<String>,
     session_closed: bool,
 }
@@ -260,6 +265,8 @@ impl Client {
             outcome: None,
             finished: false,
             heard_from_bmc: false,
+            ping_tag: 0,
+            pong: None,
             network_error: None,
             session_closed: false,
             config,
@@ -275,7 +282,9 @@ impl Client {
             }
         };
         client.phase = phase;
+        client.ping_tag = client.rng.array::<1>()[0] % 0xff;
         client.send(now, out);
+        client.presence_ping(now);
         Ok(client)
     }
 
@@ -300,6 +309,9 @@ impl Client {
                 },
             );
             return;
+        }
+        if rmcp::Packet::new_checked(bytes).is_ok_and(|p| p.class() == MessageClass::Asf) {
+            return self.asf_datagram(now, bytes);
         }
         self.heard_from_bmc = true;
         let phase = std::mem::replace(&mut self.phase, Phase::Done);
@@ -418,6 +430,51 @@ impl Client {
         self.finished
     }
 
+    /// Sends an ASF Presence Ping beside the handshake's first request and
+    /// its retransmits, until the BMC answers anything. It costs no round
+    /// trip; if the session request stays unanswered, the Pong (or its
+    /// absence) says whether anything at that address speaks RMCP at all.
+    fn presence_ping(&mut self, now: Instant) {
+        if self.heard_from_bmc || self.pong.is_some() || self.session.is_some() {
+            return;
+        }
+        let ping = asf::Repr::ping(self.ping_tag).to_vec();
+        let summary = format!("ASF Presence Ping (tag {})", self.ping_tag);
+        self.io
+            .transmit(now, rmcp::wrap(MessageClass::Asf, &ping), summary, 1);
+    }
+
+    /// An ASF datagram: our Pong, or noise.
+    fn asf_datagram(&mut self, now: Instant, bytes: &[u8]) {
+        let message = asf::Repr::parse(&bytes[rmcp::HEADER_LEN..]);
+        let pong = message.and_then(|m| {
+            if m.tag != self.ping_tag {
+                return Err(Error::new(
+                    ErrorKind::InvalidMessage,
+                    format!("ASF message with tag {}, ours is {}", m.tag, self.ping_tag),
+                ));
+            }
+            m.pong()
+        });
+        match pong {
+            Ok(pong) => {
+                self.io.event(
+                    now,
+                    EventKind::Received {
+                        bytes: bytes.len(),
+                        summary: format!(
+                            "ASF Presence Pong (tag {}): {}",
+                            self.ping_tag,
+                            describe_pong(&pong)
+                        ),
+                    },
+                );
+                self.pong.get_or_insert(pong);
+            }
+            Err(e) => self.ignored(now, bytes.len(), e.message().to_string()),
+        }
+    }
+
     fn ignored(&mut self, now: Instant, bytes: usize, reason: String) {
         self.io.event(now, EventKind::Ignored { bytes, reason });
     }
@@ -458,6 +515,7 @@ impl Client {
         p.next_retransmit = (now + p.interval).min(p.give_up);
         let (summary, attempt) = (p.summary.clone(), p.attempts);
         self.io.transmit(now, datagram, summary, attempt);
+        self.presence_ping(now);
     }
 
     /// Sends `body` in the session.
@@ -731,12 +789,32 @@ impl Client {
             return self.finish(now, result);
         }
         let err = if !self.heard_from_bmc {
+            let diagnosis = match &self.pong {
+                Some(pong) if pong.ipmi_supported() => format!(
+                    "; it does answer RMCP presence pings ({}), so the address is right but \
+                     IPMI over LAN does not answer: enable it on the BMC's LAN channel \
+                     (`ipmitool lan set 1 access on`, or the BMC's web setup){}",
+                    describe_pong(pong),
+                    match self.config.protocol {
+                        Protocol::LanPlus(_) => {
+                            "; an IPMI 1.5-only BMC ignores RMCP+: try interface=lan"
+                        }
+                        Protocol::Lan15(_) => "",
+                    }
+                ),
+                Some(pong) => format!(
+                    "; the device at this address answers RMCP presence pings but says it does \
+                     not support IPMI ({}): check that the address is the BMC's, not the host's",
+                    describe_pong(pong)
+                ),
+                None => "; it did not answer RMCP presence pings either: check the address and \
+                         port, that the BMC is powered and cabled, and that UDP 623 passes"
+                    .to_string(),
+            };
             Error::new(
                 ErrorKind::Unreachable,
                 format!(
-                    "no answer from the BMC (waited for {}; {tries} tries in {waited:.1} s){}; check \
-                     the address and port, that IPMI over LAN is enabled on the BMC, and that UDP \
-                     623 passes",
+                    "no answer from the BMC (waited for {}; {tries} tries in {waited:.1} s){}{diagnosis}",
                     p.expect,
                     self.network_error
                         .as_ref()
@@ -785,6 +863,16 @@ impl Client {
         self.sleep_until = None;
         self.phase = Phase::Done;
         self.finished = true;
+        // A reboot that saw Off has fenced the node: a failure of its On half
+        // is reported, not turned into a failed fence.
+        let (result, power_on_failed) = match result {
+            Err(e) if self.config.action == Action::Reboot && self.fence.report().off_seen => {
+                let mut report = self.fence.report();
+                report.command_sent = true;
+                (Ok(report), Some(e.to_string()))
+            }
+            other => (other, None),
+        };
         let outcome = result.and_then(|report| {
             let power = report.power.ok_or_else(|| {
                 Error::new(
@@ -814,6 +902,7 @@ impl Client {
                 datagrams_sent: self.io.sent,
                 retransmits: self.io.retransmits,
                 session_closed: self.session_closed,
+                power_on_failed,
             })
         });
         let note = match &outcome {
@@ -825,20 +914,48 @@ impl Client {
     }
 }
 
+/// "IPMI supported, ASF 1.0" and the like.
+fn describe_pong(pong: &asf::Pong) -> String {
+    let ipmi = if pong.ipmi_supported() {
+        "IPMI supported"
+    } else {
+        "no IPMI"
+    };
+    let version = pong.supported_entities & 0x0f;
+    if pong.enterprise == rmcp::ASF_IANA {
+        format!("{ipmi}, ASF version {version}")
+    } else {
+        format!(
+            "{ipmi}, ASF version {version}, enterprise {}",
+            pong.enterprise
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::ipmi::crypto::Secret;
     use crate::power::Action;
 
+    /// Runs against a BMC that never answers; returns when each IPMI
+    /// datagram went out (ASF pings are checked and left out).
     fn silent_run(config: Config) -> (Vec<Duration>, Instant, Instant, Error) {
         let t0 = Instant::now();
         let mut c = Client::new(config, t0, [3; 32]).unwrap();
         let mut now = t0;
         let mut sends = Vec::new();
+        let mut pings = Vec::new();
         for _ in 0..100 {
-            while c.poll_transmit().is_some() {
-                sends.push(now - t0);
+            while let Some(d) = c.poll_transmit() {
+                if d[3] == 0x06 {
+                    pings.push(now - t0);
+                } else {
+                    sends.push(now - t0);
+                }
+            }
+            if c.is_finished() {
+                assert_eq!(pings, sends, "one presence ping beside each try");
             }
             if let Some(result) = c.poll_outcome() {
                 return (sends, t0, now, result.unwrap_err());
@@ -858,6 +975,53 @@ mod tests {
         assert_eq!(end - t0, Duration::from_secs(5));
         assert_eq!(err.kind(), ErrorKind::Unreachable);
         assert!(err.message().contains("Open Session Response"), "{err}");
+        assert!(err.message().contains("presence pings either"), "{err}");
+    }
+
+    /// The BMC's Pong captured from ipmi_sim (lab pcap lan15-md5-power-reset,
+    /// frame 2), with the tag replaced by the client's.
+    fn ipmi_sim_pong(tag: u8) -> Vec<u8> {
+        let mut pong = vec![
+            0x06, 0x00, 0xff, 0x06, 0x00, 0x00, 0x11, 0xbe, 0x40, 0x00, 0x00, 0x10, 0x00, 0x00,
+            0x11, 0xbe, 0x00, 0x00, 0x00, 0x00, 0x81, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+        ];
+        pong[9] = tag;
+        pong
+    }
+
+    #[test]
+    fn a_pong_without_ipmi_answers_says_ipmi_over_lan_is_off() {
+        let t0 = Instant::now();
+        let config = Config::new("admin", Secret::from("labpass"), Action::Status);
+        let mut c = Client::new(config, t0, [3; 32]).unwrap();
+        let sent: Vec<Vec<u8>> = std::iter::from_fn(|| c.poll_transmit()).collect();
+        let ping = sent.iter().find(|d| d[3] == 0x06).expect("a ping");
+        let tag = ping[9];
+        assert_eq!(&ping[4..8], &[0, 0, 0x11, 0xbe]);
+        assert_ne!(tag, 0xff);
+        // A pong with another tag is not ours.
+        c.handle_datagram(t0, &ipmi_sim_pong(tag.wrapping_add(1)));
+        c.handle_datagram(t0, &ipmi_sim_pong(tag));
+        for _ in 0..100 {
+            if let Some(result) = c.poll_outcome() {
+                let err = result.unwrap_err();
+                assert_eq!(err.kind(), ErrorKind::Unreachable);
+                assert!(err.message().contains("lan set 1 access on"), "{err}");
+                assert!(
+                    err.message().contains("IPMI supported, ASF version 1"),
+                    "{err}"
+                );
+                assert!(err.message().contains("interface=lan"), "{err}");
+                return;
+            }
+            // Once the BMC answered the ping, no more pings go out.
+            while let Some(d) = c.poll_transmit() {
+                assert_ne!(d[3], 0x06, "ping after the pong");
+            }
+            let now = c.poll_timeout().expect("a timeout while running");
+            c.handle_timeout(now);
+        }
+        panic!("never finished");
     }
 
     #[test]
@@ -868,6 +1032,7 @@ mod tests {
         let (sends, t0, end, err) = silent_run(config);
         assert_eq!(sends.len(), 2);
         assert_eq!(end - t0, Duration::from_millis(1200));
+        assert!(err.message().contains("presence pings either"), "{err}");
         assert_eq!(err.kind(), ErrorKind::Unreachable);
     }
 
@@ -876,7 +1041,7 @@ mod tests {
         let t0 = Instant::now();
         let config = Config::new("admin", Secret::from("labpass"), Action::Status);
         let mut c = Client::new(config, t0, [1; 32]).unwrap();
-        assert!(c.poll_transmit().is_some());
+        assert_eq!(std::iter::from_fn(|| c.poll_transmit()).count(), 2);
         for bytes in [
             &[][..],
             &[6, 0, 0xff, 7][..],
