@@ -21,11 +21,16 @@
 #   fence-agents cluster-glue      fence_ipmilan and cluster-glue stonith: the
 #                                  peers whose command lines we accept
 #   libxml2-utils                  xmllint: metadata XML against the schemas
+#   qemu-system-x86                the VM ipmi_sim powers in the QEMU fencing tier
+#                                  (hw-tests/tests/ipmi_qemu.rs; TCG, no KVM needed);
+#                                  its guest kernel and busybox are apt-get *downloaded*
+#                                  by scripts/build-qemu-guest.sh, not installed
+#   xz-utils                       unpacks the guest kernel (build-qemu-guest.sh)
 set -euo pipefail
 
 MODE=${1:-all}
 DEMO_PKGS=(build-essential pkg-config ca-certificates curl iproute2 socat procps)
-ALL_PKGS=("${DEMO_PKGS[@]}" tcpdump util-linux heartbeat openipmi ipmitool fence-agents cluster-glue libxml2-utils)
+ALL_PKGS=("${DEMO_PKGS[@]}" tcpdump util-linux heartbeat openipmi ipmitool fence-agents cluster-glue libxml2-utils qemu-system-x86 xz-utils)
 case "$MODE" in
   all) PKGS=("${ALL_PKGS[@]}") ;;
   --demo) PKGS=("${DEMO_PKGS[@]}") ;;

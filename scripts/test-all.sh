@@ -61,7 +61,7 @@ sweep
 step fmt 300 cargo fmt --all -- --check
 step clippy 1800 cargo clippy --workspace --all-targets -- -D warnings
 step sans-io 900 cargo build -p ironbeat-link -p ironbeat-fence --no-default-features
-step build-binary 1800 cargo build -p ironbeat --bin ironbeat
+step build-binary 1800 cargo build -p ironbeat --bins
 # shellcheck disable=SC2086
 step test 2400 cargo test --workspace --no-fail-fast ${CARGO_TEST_ARGS:-}
 sweep

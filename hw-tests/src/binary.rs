@@ -1,11 +1,11 @@
-//! Finds the `ironbeat` binary under test.
+//! Finds the binaries under test (`ironbeat`, `stonith`, `fence_ironbeat`).
 //!
 //! Cargo cannot make one package depend on another package's binary, so the
-//! binary is built beforehand: `scripts/test-all.sh` runs
-//! `cargo build -p ironbeat --bin ironbeat` before `cargo test`. The lookup
-//! order is `$IRONBEAT_BIN`, then `<target>/<profile>/ironbeat` where target is
-//! `$CARGO_TARGET_DIR` or the workspace's `target/` and profile is `debug`
-//! (or `$IBT_PROFILE`).
+//! binaries are built beforehand: `scripts/test-all.sh` runs
+//! `cargo build -p ironbeat --bins` before `cargo test`. The lookup order is
+//! `$IRONBEAT_BIN` (and its directory for the others), then
+//! `<target>/<profile>/NAME` where target is `$CARGO_TARGET_DIR` or the
+//! workspace's `target/` and profile is `debug` (or `$IBT_PROFILE`).
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -35,19 +35,33 @@ pub fn target_dir() -> PathBuf {
 
 /// The path of the `ironbeat` binary; an error says how to build it.
 pub fn ironbeat() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("IRONBEAT_BIN") {
-        let path = PathBuf::from(path);
-        if !path.is_file() {
-            bail!("IRONBEAT_BIN={} does not exist", path.display());
-        }
-        return Ok(path);
-    }
+    named("ironbeat")
+}
+
+/// The path of one of the root package's binaries (`ironbeat`, `stonith`,
+/// `fence_ironbeat`): `$IRONBEAT_BIN` for `ironbeat`, else the one beside
+/// it in the target directory. An error says how to build it; a binary older
+/// than the sources gets a warning.
+pub fn named(name: &str) -> Result<PathBuf> {
     let profile = std::env::var("IBT_PROFILE").unwrap_or_else(|_| "debug".into());
-    let path = target_dir().join(&profile).join("ironbeat");
+    let path = match std::env::var_os("IRONBEAT_BIN") {
+        Some(bin) if name == "ironbeat" => {
+            let path = PathBuf::from(bin);
+            if !path.is_file() {
+                bail!("IRONBEAT_BIN={} does not exist", path.display());
+            }
+            return Ok(path);
+        }
+        Some(bin) => {
+            let bin = PathBuf::from(bin);
+            bin.parent().unwrap_or(Path::new(".")).join(name)
+        }
+        None => target_dir().join(&profile).join(name),
+    };
     if !path.is_file() {
         bail!(
-            "{} not found: build it first with `cargo build -p ironbeat --bin ironbeat{}` \
-             (scripts/test-all.sh does), or point IRONBEAT_BIN at a binary",
+            "{} not found: build it first with `cargo build -p ironbeat --bins{}` \
+             (scripts/test-all.sh does), or point IRONBEAT_BIN at the ironbeat binary beside it",
             path.display(),
             if profile == "release" {
                 " --release"
@@ -67,13 +81,13 @@ fn warn_if_stale(binary: &Path) {
         return;
     };
     let root = workspace_root();
-    let newest = ["src", "link/src"]
+    let newest = ["src", "link/src", "fence/src"]
         .iter()
         .filter_map(|d| newest_rs(&root.join(d), 0))
         .max();
     if newest.is_some_and(|t| t > built) {
         eprintln!(
-            "warning: {} is older than the sources; rebuild with `cargo build -p ironbeat --bin ironbeat`",
+            "warning: {} is older than the sources; rebuild with `cargo build -p ironbeat --bins`",
             binary.display()
         );
     }

@@ -8,6 +8,13 @@
 //! viewer/viewpass). The hook keeps the machine's power in `STATE/power` and
 //! logs every operation to `STATE/events.log`. Dropping a [`SimBmc`] kills its
 //! ipmi_sim (by PID), deletes both namespaces and the state directory.
+//!
+//! [`SimBmc::start_with_vm`] starts the same BMC powering a real QEMU guest
+//! instead of the hook (`hw-tests/ipmi_sim/lan-vm.conf.in`): "power on" runs
+//! qemu through ipmi_sim's `startcmd` in the BMC's namespace, the power state is
+//! "that process exists", and power off and hard reset reach qemu over the KCS
+//! link (VM codec). Dropping it also stops that qemu, by the PID in its
+//! `-pidfile` ([`crate::qemu::Vm::kill`]).
 
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
@@ -20,6 +27,10 @@ use anyhow::{bail, Context, Result};
 
 use crate::binary;
 use crate::cmd::{self, run as run_limited};
+use crate::qemu::{GuestImage, Vm};
+
+/// The TCP port, on the BMC namespace's loopback, of the VM's KCS link.
+const KCS_PORT: u16 = 9002;
 
 /// One private ipmi_sim BMC.
 #[derive(Debug)]
@@ -29,6 +40,7 @@ pub struct SimBmc {
     cli_ns: String,
     state: PathBuf,
     sim: Option<Child>,
+    vm: Option<Vm>,
 }
 
 impl SimBmc {
@@ -36,20 +48,49 @@ impl SimBmc {
     /// `net` (three octets, inside 198.18.0.0/15), after removing namespaces
     /// of `prefix` left by test processes that no longer exist.
     pub fn start(prefix: &str, net: &str) -> Result<SimBmc> {
+        Self::launch(prefix, net, None)
+    }
+
+    /// Like [`SimBmc::start`], but the BMC powers a QEMU guest named
+    /// `vm_name` booting `image` (power off at start: nothing runs until a
+    /// "power on"). Users as in [`SimBmc::start`] (admin/labpass,
+    /// operator/oppass); no hook, so [`SimBmc::power_on`] and the other hook
+    /// methods do not apply: ask the BMC, and look at [`SimBmc::vm`].
+    pub fn start_with_vm(
+        prefix: &str,
+        net: &str,
+        vm_name: &str,
+        image: &GuestImage,
+    ) -> Result<SimBmc> {
+        Self::launch(prefix, net, Some((vm_name, image)))
+    }
+
+    fn launch(prefix: &str, net: &str, vm: Option<(&str, &GuestImage)>) -> Result<SimBmc> {
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         sweep_stale(prefix);
         let n = COUNTER.fetch_add(1, Ordering::SeqCst);
         let pid = std::process::id();
+        let state = std::env::temp_dir().join(format!("{prefix}-{pid}-{n}"));
+        let vm = match vm {
+            Some((name, image)) => Some(Vm::new(name, image, &state, KCS_PORT)?),
+            None => None,
+        };
         let mut bmc = SimBmc {
             net: net.to_string(),
             bmc_ns: format!("{prefix}-{pid}-{n}-bmc"),
             cli_ns: format!("{prefix}-{pid}-{n}-cli"),
-            state: std::env::temp_dir().join(format!("{prefix}-{pid}-{n}")),
+            state,
             sim: None,
+            vm,
         };
         bmc.network()?;
         bmc.start_sim()?;
         Ok(bmc)
+    }
+
+    /// The QEMU guest this BMC powers ([`SimBmc::start_with_vm`]).
+    pub fn vm(&self) -> Option<&Vm> {
+        self.vm.as_ref()
     }
 
     /// The BMC's address (`NET.2`).
@@ -171,17 +212,28 @@ impl SimBmc {
         let setup = binary::workspace_root().join("fence/tests/ipmi_sim");
         let persist = self.state.join("persist");
         fs::create_dir_all(&persist).context("creating the state directory")?;
-        let hook = self.state.join("chassis-control.sh");
-        fs::copy(setup.join("chassis-control.sh"), &hook).context("chassis-control.sh")?;
-        fs::set_permissions(&hook, fs::Permissions::from_mode(0o755))?;
         fs::copy(setup.join("bmc.emu"), self.state.join("bmc.emu")).context("bmc.emu")?;
-        let conf = fs::read_to_string(setup.join("lan.conf.in"))
-            .context("lan.conf.in")?
-            .replace("@ADDR@", &self.bmc_ip())
-            .replace("@PORT@", "623")
-            .replace("@CHASSIS@", &hook.to_string_lossy());
-        fs::write(self.state.join("lan.conf"), conf)?;
-        fs::write(self.state.join("power"), "1\n")?;
+        if let Some(vm) = &self.vm {
+            let template = binary::workspace_root().join("hw-tests/ipmi_sim/lan-vm.conf.in");
+            let conf = fs::read_to_string(&template)
+                .with_context(|| template.display().to_string())?
+                .replace("@ADDR@", &self.bmc_ip())
+                .replace("@PORT@", "623")
+                .replace("@KCS_PORT@", &vm.kcs_port().to_string())
+                .replace("@STARTCMD@", &vm.start_command());
+            fs::write(self.state.join("lan.conf"), conf)?;
+        } else {
+            let hook = self.state.join("chassis-control.sh");
+            fs::copy(setup.join("chassis-control.sh"), &hook).context("chassis-control.sh")?;
+            fs::set_permissions(&hook, fs::Permissions::from_mode(0o755))?;
+            let conf = fs::read_to_string(setup.join("lan.conf.in"))
+                .context("lan.conf.in")?
+                .replace("@ADDR@", &self.bmc_ip())
+                .replace("@PORT@", "623")
+                .replace("@CHASSIS@", &hook.to_string_lossy());
+            fs::write(self.state.join("lan.conf"), conf)?;
+            fs::write(self.state.join("power"), "1\n")?;
+        }
         let log = fs::File::create(self.state.join("ipmi_sim.log"))?;
         let child = Command::new("ip")
             .args(["netns", "exec", &self.bmc_ns, "ipmi_sim", "-n", "-c"])
@@ -229,6 +281,29 @@ impl SimBmc {
 
 impl Drop for SimBmc {
     fn drop(&mut self) {
+        // The guest first, while ipmi_sim (its parent) still runs to reap it
+        // (an orphan would wait for init): the PID in its pid file, and any
+        // process of the BMC's namespace started with that pid file (a qemu
+        // that has not written it yet).
+        let mut stopped = Vec::new();
+        if let Some(vm) = &self.vm {
+            stopped.extend(vm.kill(Duration::from_secs(3)));
+            let limit = Duration::from_secs(5);
+            if let Ok(pids) = run_limited(
+                Command::new("ip").args(["netns", "pids", &self.bmc_ns]),
+                limit,
+            ) {
+                for pid in pids
+                    .stdout
+                    .split_whitespace()
+                    .filter_map(|p| p.parse().ok())
+                {
+                    if vm.kill_process(pid, Duration::from_secs(3)) {
+                        stopped.push(pid);
+                    }
+                }
+            }
+        }
         if let Some(mut child) = self.sim.take() {
             let _ = child.kill();
             let _ = child.wait();
@@ -246,13 +321,21 @@ impl Drop for SimBmc {
                 self.log(),
                 self.events()
             );
+            if let Some(vm) = &self.vm {
+                eprintln!(
+                    "guest {} (qemu PIDs stopped at drop: {stopped:?}); console:\n{}\nqemu:\n{}",
+                    vm.name(),
+                    vm.console_tail(),
+                    fs::read_to_string(vm.log_path()).unwrap_or_default()
+                );
+            }
         }
         let _ = fs::remove_dir_all(&self.state);
     }
 }
 
 /// Deletes `PREFIX-<pid>-…` namespaces of processes that no longer exist (a
-/// crashed earlier run), after stopping the ipmi_sim inside them.
+/// crashed earlier run), after stopping the ipmi_sim and the qemu inside them.
 pub fn sweep_stale(prefix: &str) {
     let Ok(entries) = fs::read_dir("/run/netns") else {
         return;
@@ -274,7 +357,8 @@ pub fn sweep_stale(prefix: &str) {
         if let Ok(pids) = run_limited(Command::new("ip").args(["netns", "pids", &name]), limit) {
             for p in pids.stdout.split_whitespace() {
                 let comm = fs::read_to_string(format!("/proc/{p}/comm")).unwrap_or_default();
-                if comm.trim() == "ipmi_sim" {
+                let comm = comm.trim();
+                if comm == "ipmi_sim" || comm.starts_with("qemu-system-") {
                     let _ = Command::new("kill").arg(p).status();
                 }
             }

@@ -46,6 +46,7 @@ pub mod ipmi_sim;
 pub mod legacy;
 pub mod netns;
 pub mod pty;
+pub mod qemu;
 pub mod resources;
 pub mod tcpdump;
 pub mod topology;
