@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use ironbeat::config::{
-    load_ha_d, load_native, parse_ha_cf, AutoFailback, Autojoin, ConfigError, LogFacility, Medium,
-    Pacemaker, DIRECTIVES,
+    load_fencing, load_ha_d, load_native, parse_ha_cf, AutoFailback, Autojoin, ConfigError,
+    FenceAgent, IpmiInterface, IpmiPrivilege, LogFacility, Medium, Pacemaker, PasswordSource,
+    RebootMethod, DIRECTIVES,
 };
 use ironbeat_link::ErrorKind;
 
@@ -38,6 +39,12 @@ impl Scratch {
         }
         if s.0.join("authkeys").exists() {
             s.chmod("authkeys", 0o600);
+        }
+        for entry in fs::read_dir(&s.0).unwrap() {
+            let name = entry.unwrap().file_name().into_string().unwrap();
+            if name.ends_with(".pass") {
+                s.chmod(&name, 0o600);
+            }
         }
         s
     }
@@ -302,6 +309,25 @@ mod config {
         );
         assert_eq!(c.links[0].location.line, 17);
         assert!(c.heartbeat.pacemaker.is_none());
+        let device = c.fencing.device_for("node2").unwrap();
+        assert_eq!(device.name, "node2-bmc");
+        assert_eq!(device.location.line, 44);
+        let FenceAgent::Ipmi(ipmi) = &device.agent else {
+            panic!("{device:?}")
+        };
+        assert_eq!(ipmi.address, "198.18.1.2");
+        assert_eq!(
+            ipmi.password,
+            PasswordSource::File(s.path("node2-bmc.pass")),
+            "relative to the file's directory"
+        );
+        assert_eq!(ipmi.interface, IpmiInterface::Lanplus { cipher: Some(17) });
+        assert_eq!(ipmi.privilege, IpmiPrivilege::Operator);
+        assert_eq!(ipmi.timeout, Some(Duration::from_secs(5)));
+        assert_eq!(ipmi.method, RebootMethod::OnOff);
+        assert!(c.fencing.device_for("node1").is_none());
+        // The password is checked, never kept: Debug cannot show it.
+        assert!(!format!("{c:?}").contains("fixture-bmc-pw"));
     }
 
     #[test]
@@ -732,5 +758,217 @@ mod config {
         );
         let link_error: ironbeat_link::Error = e.downcast::<ConfigError>().unwrap().into();
         assert_eq!(link_error.kind(), ErrorKind::Config);
+    }
+
+    // ------------------------------------------------------------- fencing
+
+    const FENCE_DEVICE: &str = "[[fence.device]]\nname = \"node2-bmc\"\ntype = \"ipmi\"\n\
+                                nodes = [\"node2\"]\nip = \"198.18.1.2\"\nusername = \"admin\"\n\
+                                password_file = \"node2.pass\"\n";
+    /// The line of `password_file` in `{NATIVE_HEAD}{NATIVE_LINK}{FENCE_DEVICE}`.
+    const PASSWORD_FILE_LINE: usize = 13;
+
+    /// A native file with one fence device whose password file is
+    /// `node2.pass` beside it, holding `password` with `mode`.
+    fn fenced(password: Option<&[u8]>, mode: u32, extra: &str) -> Scratch {
+        let s = Scratch::new();
+        s.write(
+            "ironbeat.toml",
+            &format!("{NATIVE_HEAD}{NATIVE_LINK}{FENCE_DEVICE}{extra}"),
+        );
+        s.write("authkeys", "auth 1\n1 sha256 k\n");
+        s.chmod("authkeys", 0o600);
+        if let Some(p) = password {
+            fs::write(s.path("node2.pass"), p).unwrap();
+            s.chmod("node2.pass", mode);
+        }
+        s
+    }
+
+    fn fence_error(s: &Scratch) -> ConfigError {
+        let e = load_native(&s.path("ironbeat.toml"), "node1").unwrap_err();
+        // The fencing-only loader finds the same problem at the same place.
+        assert_eq!(load_fencing(&s.path("ironbeat.toml")).unwrap_err(), e);
+        e
+    }
+
+    #[test]
+    fn fence_password_file_checks() {
+        let s = fenced(Some(b"labpass\n"), 0o600, "");
+        let c = load_native(&s.path("ironbeat.toml"), "node1").unwrap();
+        assert_eq!(c.fencing.devices.len(), 1);
+
+        let s = fenced(None, 0, "");
+        let e = fence_error(&s);
+        assert_located(
+            &e,
+            &s.shown("ironbeat.toml"),
+            PASSWORD_FILE_LINE,
+            &["does not exist", "install -m 600 /dev/null"],
+        );
+
+        for mode in [0o644, 0o640, 0o604, 0o660] {
+            let s = fenced(Some(b"labpass\n"), mode, "");
+            let e = fence_error(&s);
+            let pw = s.shown("node2.pass");
+            assert_located(
+                &e,
+                &s.shown("ironbeat.toml"),
+                PASSWORD_FILE_LINE,
+                &[&format!("mode {mode:04o}"), &format!("run chmod 600 {pw}")],
+            );
+            assert_eq!(e.kind(), ErrorKind::Auth);
+            assert!(!e.to_string().contains("labpass"), "{e}");
+        }
+        // 0400 is stricter than 0600: fine.
+        let s = fenced(Some(b"labpass\n"), 0o400, "");
+        load_native(&s.path("ironbeat.toml"), "node1").unwrap();
+
+        let s = fenced(Some(b"\nlabpass\n"), 0o600, "");
+        assert_located(
+            &fence_error(&s),
+            &s.shown("ironbeat.toml"),
+            PASSWORD_FILE_LINE,
+            &["empty first line"],
+        );
+        let s = fenced(Some(b"a-password-of-21-byte\n"), 0o600, "");
+        let e = fence_error(&s);
+        assert_located(
+            &e,
+            &s.shown("ironbeat.toml"),
+            PASSWORD_FILE_LINE,
+            &["21 bytes long", "at most 20"],
+        );
+        assert!(!e.to_string().contains("a-password"), "{e}");
+        let s = fenced(
+            Some(b"seventeen-bytes-x\r\n"),
+            0o600,
+            "interface = \"lan\"\n",
+        );
+        assert_located(
+            &fence_error(&s),
+            &s.shown("ironbeat.toml"),
+            PASSWORD_FILE_LINE,
+            &["17 bytes long", "IPMI 1.5", "at most 16"],
+        );
+        // A CR before the newline is not part of the password.
+        let s = fenced(
+            Some(b"sixteen-bytes-xx\r\n"),
+            0o600,
+            "interface = \"lan\"\n",
+        );
+        load_native(&s.path("ironbeat.toml"), "node1").unwrap();
+
+        let s = fenced(None, 0, "");
+        fs::create_dir(s.path("node2.pass")).unwrap();
+        assert_located(
+            &fence_error(&s),
+            &s.shown("ironbeat.toml"),
+            PASSWORD_FILE_LINE,
+            &["not a regular file"],
+        );
+    }
+
+    #[test]
+    fn fence_password_file_owned_by_another_user() {
+        if !nix::unistd::geteuid().is_root() {
+            eprintln!("SKIPPED: fence_password_file_owned_by_another_user: not root (chown)");
+            return;
+        }
+        let s = fenced(Some(b"labpass\n"), 0o600, "");
+        std::os::unix::fs::chown(s.path("node2.pass"), Some(65534), None).unwrap();
+        let e = fence_error(&s);
+        assert_located(
+            &e,
+            &s.shown("ironbeat.toml"),
+            PASSWORD_FILE_LINE,
+            &[
+                "belongs to uid 65534",
+                &format!("chown root: {}", s.shown("node2.pass")),
+            ],
+        );
+        // The group does not matter (mode 0600 keeps it out).
+        std::os::unix::fs::chown(s.path("node2.pass"), Some(0), Some(65534)).unwrap();
+        load_native(&s.path("ironbeat.toml"), "node1").unwrap();
+    }
+
+    #[test]
+    fn fence_section_errors() {
+        // One per kind of mistake, through load_native: located, with the fix.
+        for (extra, line, fragments) in [
+            (
+                "colour = \"red\"\n",
+                14,
+                &["unknown key `colour`", "valid here"][..],
+            ),
+            (
+                "cipher = 5\n",
+                14,
+                &["cipher suite 5 is not supported", "use 17 or 3"],
+            ),
+            (
+                "password = \"hunter2\"\n",
+                14,
+                &["not written in this file", "password_file"],
+            ),
+            (
+                "[[fence.device]]\nname = \"node2-bmc\"\n",
+                15,
+                &["\"node2-bmc\" is already used at line 8"],
+            ),
+            (
+                "[[fence.device]]\nname = \"other\"\ntype = \"ipmi\"\nnodes = [\"node2\"]\n",
+                17,
+                &["already fenced by device \"node2-bmc\" (line 8)"],
+            ),
+            (
+                "[[fence.device]]\nname = \"pdu\"\ntype = \"apc\"\n",
+                16,
+                &["unknown fence device type \"apc\"", "known types: ipmi"],
+            ),
+        ] {
+            let s = fenced(Some(b"labpass\n"), 0o600, extra);
+            let e = fence_error(&s);
+            assert_located(&e, &s.shown("ironbeat.toml"), line, fragments);
+            assert!(!e.to_string().contains("hunter2"), "{e}");
+        }
+        let s = fenced(Some(b"labpass\n"), 0o600, "");
+        s.write(
+            "ironbeat.toml",
+            &format!(
+                "{NATIVE_HEAD}{NATIVE_LINK}{}",
+                FENCE_DEVICE.replace("node2\"]", "node7\"]")
+            ),
+        );
+        let e = fence_error(&s);
+        assert_located(
+            &e,
+            &s.shown("ironbeat.toml"),
+            10,
+            &["\"node7\" is not a member", "add it to [cluster] nodes"],
+        );
+    }
+
+    #[test]
+    fn load_fencing_needs_no_keys_and_no_membership() {
+        // Fencing may be run from a machine outside the cluster, without the
+        // cluster keys.
+        let s = fenced(Some(b"labpass\n"), 0o600, "");
+        fs::remove_file(s.path("authkeys")).unwrap();
+        let fencing = load_fencing(&s.path("ironbeat.toml")).unwrap();
+        assert_eq!(fencing.fenced_nodes(), ["node2"]);
+        assert!(load_native(&s.path("ironbeat.toml"), "node1").is_err());
+        // But the whole file is still checked.
+        s.write(
+            "ironbeat.toml",
+            &format!("{NATIVE_HEAD}{NATIVE_LINK}port = 0\n{FENCE_DEVICE}"),
+        );
+        let e = load_fencing(&s.path("ironbeat.toml")).unwrap_err();
+        assert_located(&e, &s.shown("ironbeat.toml"), 7, &["not a UDP port"]);
+        let e = load_fencing(&s.path("missing.toml")).unwrap_err();
+        assert!(
+            e.to_string().contains("cannot read the configuration"),
+            "{e}"
+        );
     }
 }

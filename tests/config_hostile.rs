@@ -107,10 +107,42 @@ fn ha_cf_parser_survives_hostile_input() {
     }
 }
 
+/// The native seeds of the fuzz target: the fixture (with a `[fence]`
+/// section) and the others under fuzz/seeds/native_toml.
+fn native_seeds() -> Vec<Vec<u8>> {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz/seeds/native_toml");
+    let mut seeds = vec![fixture("native/ironbeat.toml")];
+    let mut names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    seeds.extend(names.iter().map(|p| std::fs::read(p).unwrap()));
+    seeds
+}
+
+#[test]
+fn native_fuzz_seeds_are_valid_and_cover_fencing() {
+    let origin = Path::new("ironbeat.toml");
+    let seeds = native_seeds();
+    for seed in &seeds {
+        let text = String::from_utf8_lossy(seed);
+        if let Err(e) = validate_native(&text, origin, "node1") {
+            panic!("{e}\n{text}");
+        }
+    }
+    let fencing = seeds
+        .iter()
+        .filter(|s| String::from_utf8_lossy(s).contains("[[fence.device]]"))
+        .count();
+    assert!(fencing >= 2, "seeds with a [fence] section: {fencing}");
+}
+
 #[test]
 fn native_parser_survives_hostile_input() {
-    let seed = fixture("native/ironbeat.toml");
-    let pool: Vec<&[u8]> = vec![&seed];
+    let seeds = native_seeds();
+    let seed = seeds[0].clone();
+    let pool: Vec<&[u8]> = seeds.iter().map(Vec::as_slice).collect();
     let origin = Path::new("/etc/ironbeat/ironbeat.toml");
     let mut rng = Rng(0x51_7cc1_b727_220a);
     let mut errors = 0;
@@ -118,7 +150,8 @@ fn native_parser_survives_hostile_input() {
         let input = if i % 4 == 0 {
             (0..rng.below(300)).map(|_| rng.next() as u8).collect()
         } else {
-            mutate(&mut rng, &seed, &pool)
+            let seed = pool[rng.below(pool.len())];
+            mutate(&mut rng, seed, &pool)
         };
         let text = String::from_utf8_lossy(&input);
         if let Err(e) = validate_native(&text, origin, "node1") {

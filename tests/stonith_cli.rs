@@ -417,6 +417,163 @@ fn short_form_finds_the_node_in_ha_cf() {
     assert!(!out.stderr.contains(" pw "), "{}", out.stderr);
 }
 
+/// A native configuration whose device "node2-bmc" (line 10) is a BMC on
+/// loopback's discard port, where nobody answers; `extra` adds device keys.
+fn native(scratch: &Scratch, extra: &str) -> String {
+    scratch.write("node2-bmc.pass", "SeCrEt-pw1\n");
+    scratch
+        .write(
+            "ironbeat.toml",
+            &format!(
+                "[cluster]\nnodes = [\"node1\", \"node2\", \"node3\"]\n\n\
+                 [[link]]\nkind = \"ucast\"\niface = \"lo\"\npeer = \"127.0.0.2\"\n\n\
+                 [[fence.device]]\nname = \"node2-bmc\"\ntype = \"ipmi\"\nnodes = [\"node2\"]\n\
+                 ip = \"127.0.0.1\"\nport = 9\nusername = \"admin\"\n\
+                 password_file = \"node2-bmc.pass\"\ntimeout = \"1s\"\n{extra}"
+            ),
+        )
+        .to_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn short_form_finds_the_node_in_the_native_config() {
+    let scratch = Scratch::new("stonith-native");
+    let config = native(&scratch, "");
+    let shown = |line: usize| format!("{config}:{line}: ");
+
+    // Unknown node: S_BADHOST, naming the nodes the file fences.
+    let out = stonith(&["-t", "ipmi", "--config", &config, "-H", "node4", "reset"]);
+    out.expect(S_BADHOST);
+    assert!(
+        out.stderr.contains("node node4 has no fence device"),
+        "{}",
+        out.stderr
+    );
+    assert!(
+        out.stderr.contains("node2 (node2-bmc, line 10)"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("nodes = [\"node4\"]"), "{}", out.stderr);
+    assert!(!out.stderr.contains("usage:"), "{}", out.stderr);
+
+    // Found (any case): the BMC is tried. Nobody listens on loopback's port
+    // 9, so the device is unreachable within its 1 s deadline.
+    let out = stonith(&["-v", "--config", &config, "-H", "NODE2", "status"]);
+    assert!(out.code == 2 || out.code == 6, "{out:?}");
+    assert!(out.elapsed.as_millis() < 3_000, "{:?}", out.elapsed);
+    assert!(
+        out.stderr.contains(&format!(
+            "info: node2's BMC is 127.0.0.1:9 ({config}:10, device node2-bmc, ipmi)"
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("SeCrEt-pw1"), "{}", out.stderr);
+    // --node only matters for ha.cf; the native file has no FROM field.
+    let out = stonith(&[
+        "--config",
+        &config,
+        "--node",
+        "elsewhere",
+        "-H",
+        "node2",
+        "on",
+    ]);
+    assert!(out.code == 2 || out.code == 6, "{out:?}");
+
+    // A password file others can read: refused with the fix, nothing sent.
+    scratch.chmod("node2-bmc.pass", 0o644);
+    let out = stonith(&["--config", &config, "-H", "node2", "off"]);
+    out.expect(S_BADCONFIG);
+    assert!(
+        out.stderr.starts_with(&format!("ERROR: {}", shown(16))),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("mode 0644"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains(&format!(
+            "run chmod 600 {}",
+            scratch.path().join("node2-bmc.pass").display()
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(!out.stderr.contains("SeCrEt-pw1"), "{}", out.stderr);
+    std::fs::remove_file(scratch.path().join("node2-bmc.pass")).unwrap();
+    let out = stonith(&["--config", &config, "-H", "node2", "off"]);
+    out.expect(S_BADCONFIG);
+    assert!(out.stderr.contains("does not exist"), "{}", out.stderr);
+
+    // Bad values in the file: S_BADCONFIG, located, with the fix.
+    for (extra, line, says) in [
+        ("cipher = 4\n", 18, "cipher suite 4 is not supported"),
+        ("password = \"SeCrEt-pw1\"\n", 18, "password_file = "),
+        ("privilege = \"user\"\n", 18, "cannot control chassis power"),
+        ("colour = \"red\"\n", 18, "unknown key `colour`"),
+    ] {
+        let config = native(&scratch, extra);
+        let out = stonith(&["--config", &config, "-H", "node2", "status"]);
+        out.expect(S_BADCONFIG);
+        assert!(
+            out.stderr.contains(&format!("{config}:{line}: ")),
+            "{}",
+            out.stderr
+        );
+        assert!(out.stderr.contains(says), "{extra}: {}", out.stderr);
+        assert!(!out.stderr.contains("SeCrEt-pw1"), "{}", out.stderr);
+    }
+
+    // No [fence] section at all: S_BADHOST.
+    let bare = Scratch::new("stonith-native-bare");
+    let bare_config = bare.write(
+        "ironbeat.toml",
+        "[cluster]\nnodes = [\"node1\", \"node2\"]\n[[link]]\nkind = \"ether\"\niface = \"lo\"\n",
+    );
+    let out = stonith(&[
+        "--config",
+        bare_config.to_str().unwrap(),
+        "-H",
+        "node2",
+        "reset",
+    ]);
+    out.expect(S_BADHOST);
+    assert!(
+        out.stderr.contains("has no [[fence.device]]"),
+        "{}",
+        out.stderr
+    );
+
+    // A missing file: S_BADCONFIG, saying which file.
+    let out = stonith(&[
+        "--config",
+        "/nonexistent/ironbeat.toml",
+        "-H",
+        "node2",
+        "reset",
+    ]);
+    out.expect(S_BADCONFIG);
+    assert!(
+        out.stderr
+            .contains("/nonexistent/ironbeat.toml: cannot read the configuration"),
+        "{}",
+        out.stderr
+    );
+
+    // --config and --ha-d exclude each other; both belong to -H.
+    for args in [
+        &["--config", "/x", "--ha-d", "/y", "-H", "node2", "status"][..],
+        &["--config", "/x", "-t", "ipmi", "ipaddr=h", "-S"],
+    ] {
+        let out = stonith(args);
+        out.expect(S_BADCONFIG);
+        assert!(out.stderr.contains("usage:"), "{}", out.stderr);
+    }
+}
+
 use fence_cli::bmc::{self, Bmc};
 
 /// Runs stonith inside the BMC's client namespace.
@@ -610,6 +767,147 @@ fn against_ipmi_sim() {
     assert!(lab.power_on());
     // S_INVAL before any packet: suite 0 without consent.
     in_lab(&lab, &device(&["cipher=0"], &["-S"])).expect(S_INVAL);
+    // ipmitool still gets in: we left no session behind.
+    assert_eq!(lab.ipmitool_power(), "Chassis Power is on");
+}
+
+/// The short form reading the native file, against ipmi_sim: every action,
+/// the operator account over IPMI 1.5, a password file others can read
+/// (refused before any packet) and an unknown node.
+#[test]
+fn native_config_against_ipmi_sim() {
+    let Some(lab) = Bmc::start("stonith_cli::native_config_against_ipmi_sim") else {
+        return;
+    };
+    let scratch = Scratch::new("stonith-native-lab");
+    let config = lab.native_config(&scratch, "admin", "labpass", "cipher = 3\n");
+    let config = config.to_str().unwrap();
+    let short =
+        |action: &str| fence_cli::owned(&["-t", "ipmi", "--config", config, "-H", "node2", action]);
+
+    let out = in_lab(&lab, &short("status"));
+    out.expect(S_OK);
+    assert_eq!(out.stdout, "node2: on\n");
+
+    let out = in_lab(&lab, &short("off"));
+    out.expect(S_OK);
+    assert!(
+        out.stderr.contains("powered off (seen off)"),
+        "{}",
+        out.stderr
+    );
+    assert!(!lab.power_on());
+    assert_eq!(lab.ipmitool_power(), "Chassis Power is off");
+    let out = in_lab(&lab, &short("status"));
+    out.expect(7);
+    assert_eq!(out.stdout, "node2: off\n");
+
+    let out = in_lab(&lab, &short("on"));
+    out.expect(S_OK);
+    assert!(lab.power_on());
+    assert_eq!(lab.ipmitool_power(), "Chassis Power is on");
+
+    // reset = off, verify off, on: the hook saw both, in that order.
+    let before = lab.events().len();
+    let out = in_lab(&lab, &short("reset"));
+    out.expect(S_OK);
+    assert!(out.stderr.contains("seen off"), "{}", out.stderr);
+    let events = lab.events().split_off(before);
+    let off = events.iter().position(|e| e.contains("set power 0"));
+    let on = events.iter().position(|e| e.contains("set power 1"));
+    assert!(
+        matches!((off, on), (Some(a), Some(b)) if a < b),
+        "{events:?}"
+    );
+    assert!(lab.power_on());
+
+    // -v names the device's line and prints the exchange, never the password.
+    let mut verbose = short("status");
+    verbose.insert(0, "-v".into());
+    let out = in_lab(&lab, &verbose);
+    out.expect(S_OK);
+    assert!(
+        out.stderr.contains(&format!(
+            "node2's BMC is {}:623 ({config}:10, device node2-bmc, ipmi)",
+            bmc::BMC_IP
+        )),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.lines().filter(|l| l.contains(" -> ")).count() >= 5);
+    assert!(!out.stderr.contains("labpass"), "{}", out.stderr);
+
+    // The operator account over IPMI 1.5 with MD5, method cycle.
+    let operator = Scratch::new("stonith-native-lab-op");
+    let op_config = lab.native_config(
+        &operator,
+        "operator",
+        "oppass",
+        "interface = \"lan\"\nauth = \"md5\"\nprivilege = \"operator\"\nmethod = \"cycle\"\n",
+    );
+    let op = |action: &str| {
+        fence_cli::owned(&[
+            "--config",
+            op_config.to_str().unwrap(),
+            "-H",
+            "node2",
+            action,
+        ])
+    };
+    in_lab(&lab, &op("off")).expect(S_OK);
+    assert!(!lab.power_on());
+    in_lab(&lab, &op("on")).expect(S_OK);
+    assert!(lab.power_on());
+    let before = lab.events().len();
+    let out = in_lab(&lab, &op("reset"));
+    out.expect(S_OK);
+    assert!(out.stderr.contains("power cycle sent"), "{}", out.stderr);
+    // ipmi_sim turns a cycle into "set power 0", and "set power 1" a second later.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while !lab.power_on() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let events = lab.events().split_off(before);
+    assert!(
+        events.iter().any(|e| e.contains("set power 0")),
+        "{events:?}"
+    );
+    assert!(lab.power_on(), "{events:?}");
+
+    // A wrong password in the file: the BMC refuses the login (S_ACCESS).
+    scratch.write("node2-bmc.pass", "wrongpass\n");
+    in_lab(&lab, &short("status")).expect(2);
+
+    // Too open: refused with the fix, and the BMC never hears of it.
+    scratch.write("node2-bmc.pass", "labpass\n");
+    scratch.chmod("node2-bmc.pass", 0o644);
+    let before = lab.events().len();
+    let out = in_lab(&lab, &short("off"));
+    out.expect(S_BADCONFIG);
+    assert!(
+        out.stderr.contains(&format!("{config}:15: ")),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("mode 0644"), "{}", out.stderr);
+    assert!(out.stderr.contains("run chmod 600"), "{}", out.stderr);
+    assert_eq!(lab.events().len(), before);
+    assert!(lab.power_on());
+    scratch.chmod("node2-bmc.pass", 0o600);
+
+    // A node the file does not fence: S_BADHOST, listing the ones it does.
+    let out = in_lab(
+        &lab,
+        &fence_cli::owned(&["--config", config, "-H", "node3", "reset"]),
+    );
+    out.expect(S_BADHOST);
+    assert!(
+        out.stderr.contains("node2 (node2-bmc, line 10)"),
+        "{}",
+        out.stderr
+    );
+    assert!(lab.power_on());
+
     // ipmitool still gets in: we left no session behind.
     assert_eq!(lab.ipmitool_power(), "Chassis Power is on");
 }

@@ -6,7 +6,7 @@
 //! stonith [-svh] -t TYPE -m
 //! stonith [-svh] -t TYPE {-p PARAMS | -F FILE | -E | name=value...} [-c N] -lS
 //! stonith [-svh] -t TYPE {-p PARAMS | -F FILE | -E | name=value...} [-c N] -T {reset|on|off} NODE
-//! stonith [-sv] [-t ipmi] [--ha-d DIR] [--node SELF] -H NODE {reset|on|off|status}
+//! stonith [-sv] [-t ipmi] [--config FILE | --ha-d DIR] [--node SELF] -H NODE {reset|on|off|status}
 //! ```
 //!
 //! The types are `ipmi` (ours), and cluster-glue's `external/ipmi` and
@@ -23,7 +23,10 @@
 //! - one deadline per request (`timeout=`): a silent BMC fails in seconds,
 //!   not 20 s (external/ipmi) or never (ipmilan).
 //! - unknown parameter names are errors, not ignored.
-//! - `-H NODE ACTION` finds NODE's BMC in ha.cf's `stonith_host` lines.
+//! - `-H NODE ACTION` finds NODE's BMC in the cluster configuration: the
+//!   native file's `[[fence.device]]` tables (`--config FILE`), or ha.cf's
+//!   `stonith_host` lines (`--ha-d DIR`); with neither,
+//!   `/etc/ironbeat/ironbeat.toml` if it exists, else `/etc/ha.d`.
 //!
 //! Results go to the exit code (cluster-glue's `S_*` values, chosen in
 //! [`crate::cli::exit`]); messages go to stderr as `info: …` / `ERROR: …`;
@@ -42,10 +45,14 @@ use std::process::ExitCode;
 use ironbeat_fence::power::{Action, PowerState};
 
 use crate::cli::exit::{self, stonith as codes, Fault};
+use crate::config::{
+    FenceAgent, IpmiAuth, IpmiDevice, IpmiInterface, IpmiPrivilege, PasswordSource, RebootMethod,
+    DEFAULT_NATIVE_CONFIG,
+};
 use args::{Argument, Item, Spec};
 use device::{
-    parse_bool, parse_cipher, parse_lan_auth, parse_port, parse_privilege, read_password_file,
-    xml_escape, Bmc, Interface, Privilege, Problem, Secret, DEFAULT_PORT,
+    parse_bool, parse_cipher, parse_port, read_password_file, xml_escape, Bmc, Interface, LanAuth,
+    Privilege, Problem, Secret, DEFAULT_PORT,
 };
 
 /// Where `-H` looks for ha.cf by default.
@@ -440,28 +447,6 @@ impl Params {
     }
 }
 
-/// What `reset` sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ResetMethod {
-    /// Off, verify off, on.
-    OnOff,
-    /// One chassis power cycle.
-    PowerCycle,
-    /// One chassis hard reset.
-    HardReset,
-}
-
-impl ResetMethod {
-    /// The fence action of a `reset`.
-    pub fn action(self) -> Action {
-        match self {
-            ResetMethod::OnOff => Action::Reboot,
-            ResetMethod::PowerCycle => Action::Cycle,
-            ResetMethod::HardReset => Action::Reset,
-        }
-    }
-}
-
 /// A device, checked and ready to be asked.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -470,7 +455,7 @@ pub struct Settings {
     /// How to reach the BMC.
     pub bmc: Bmc,
     /// What `reset` does.
-    pub reset: ResetMethod,
+    pub reset: RebootMethod,
     /// Parameters accepted for compatibility that change nothing (said with `-v`).
     pub notes: Vec<String>,
 }
@@ -480,8 +465,8 @@ pub struct Settings {
 struct InterfaceWords {
     lanplus: bool,
     cipher: Option<u8>,
-    privilege: Option<Privilege>,
-    auth: Option<device::LanAuth>,
+    privilege: Option<IpmiPrivilege>,
+    auth: Option<IpmiAuth>,
     port: Option<u16>,
 }
 
@@ -509,8 +494,10 @@ fn parse_interface(text: &str) -> Result<InterfaceWords, Problem> {
         };
         match option {
             "-C" => parsed.cipher = Some(parse_cipher(value()?)?),
-            "-L" => parsed.privilege = Some(parse_privilege(value()?)?),
-            "-A" => parsed.auth = Some(parse_lan_auth(value()?)?),
+            "-L" => {
+                parsed.privilege = Some(IpmiPrivilege::parse(value()?).map_err(Problem::invalid)?)
+            }
+            "-A" => parsed.auth = Some(IpmiAuth::parse(value()?).map_err(Problem::invalid)?),
             "-p" => parsed.port = Some(parse_port(value()?)?),
             other => {
                 return Err(Problem::invalid(format!(
@@ -550,7 +537,10 @@ fn agree<T: PartialEq + Copy>(
 }
 
 impl Settings {
-    /// Checks the parameters of a device of type `ty`.
+    /// Checks the parameters of a device of type `ty` (`-p`, `-F`, `-E`,
+    /// `name=value`, ha.cf `stonith_host`): cluster-glue's vocabulary turned
+    /// into the configuration model's [`IpmiDevice`], then
+    /// [`Settings::from_device`].
     pub fn from_params(ty: &DeviceType, params: &Params) -> Result<Settings, Problem> {
         let mut notes = Vec::new();
         let missing = |key: Key, how: &str| {
@@ -561,7 +551,7 @@ impl Settings {
                 p.longdesc.split(". ").next().unwrap_or(p.shortdesc)
             ))
         };
-        let host = params
+        let address = params
             .get(Key::Ipaddr)
             .ok_or_else(|| missing(Key::Ipaddr, "give ipaddr=ADDRESS"))?
             .to_string();
@@ -575,7 +565,10 @@ impl Settings {
             None => None,
         };
         let cipher = params.get(Key::Cipher).map(parse_cipher).transpose()?;
-        let auth = params.get(Key::Auth).map(parse_lan_auth).transpose()?;
+        let auth = params
+            .get(Key::Auth)
+            .map(|a| IpmiAuth::parse(a).map_err(Problem::invalid))
+            .transpose()?;
         let lanplus = match &interface_words {
             Some(words) => {
                 if words.lanplus && auth.is_some() {
@@ -602,30 +595,30 @@ impl Settings {
             None => ty.default_lanplus,
         };
         let words = interface_words.unwrap_or_default();
-        let privilege = params.get(Key::Priv).map(parse_privilege).transpose()?;
+        let privilege = params
+            .get(Key::Priv)
+            .map(|p| IpmiPrivilege::parse(p).map_err(Problem::invalid))
+            .transpose()?;
         let privilege =
-            agree(words.privilege, privilege, "priv")?.unwrap_or(Privilege::Administrator);
+            agree(words.privilege, privilege, "priv")?.unwrap_or(IpmiPrivilege::Administrator);
         let port = params.get(Key::Ipport).map(parse_port).transpose()?;
         let port = agree(words.port, port, "port")?.unwrap_or(DEFAULT_PORT);
         let interface = if lanplus {
-            Interface::Lanplus {
+            IpmiInterface::Lanplus {
                 cipher: agree(words.cipher, cipher, "cipher")?,
             }
         } else {
-            Interface::Lan {
+            IpmiInterface::Lan {
                 auth: agree(words.auth, auth, "auth")?,
             }
         };
-        let reset = match params.get(Key::ResetMethod).map(str::trim) {
-            None | Some("onoff") => ResetMethod::OnOff,
-            Some("power_cycle") | Some("cycle") => ResetMethod::PowerCycle,
-            Some("hard_reset") => ResetMethod::HardReset,
-            Some(other) => {
-                return Err(Problem::invalid(format!(
-                    "reset_method `{other}` is unknown; use onoff (off, verify off, on), \
-                     power_cycle or hard_reset"
-                )))
-            }
+        let method = match params.get(Key::ResetMethod) {
+            None => RebootMethod::OnOff,
+            Some(text) => RebootMethod::parse(text).map_err(|m| {
+                Problem::invalid(format!(
+                    "reset_method: {m} (cluster-glue's power_cycle is accepted too)"
+                ))
+            })?,
         };
         let timeout = match params.get(Key::Timeout) {
             None => None,
@@ -653,30 +646,73 @@ impl Settings {
             notes.push("ipmitool= is ignored: ironbeat speaks IPMI itself".to_string());
         }
         let hostname = params.get(Key::Hostname).map(|h| h.trim().to_string());
-        let bmc = Bmc {
-            host,
+        let device = IpmiDevice {
+            address,
             port,
             username,
             password,
             interface,
             privilege,
             allow_cipher_zero,
-            bmc_key: None,
             timeout,
-            unreachable_after: None,
             power_wait: std::time::Duration::ZERO,
+            method,
+        };
+        let mut settings = Settings::from_device(hostname, &device)?;
+        settings.notes = notes;
+        Ok(settings)
+    }
+
+    /// Builds the [`Bmc`] of an IPMI device, whichever front door it came
+    /// through (the native file's `[[fence.device]]`, or cluster-glue's
+    /// parameters by way of [`Settings::from_params`]): the one place a
+    /// `Bmc` is made. Reads the password file, then checks what no BMC
+    /// would accept.
+    pub fn from_device(hostname: Option<String>, device: &IpmiDevice) -> Result<Settings, Problem> {
+        let password = match &device.password {
+            PasswordSource::File(path) => read_password_file(path)?,
+            PasswordSource::Inline(secret) => secret.clone(),
+        };
+        let interface = match device.interface {
+            IpmiInterface::Lan { auth } => Interface::Lan {
+                auth: auth.map(|a| match a {
+                    IpmiAuth::None => LanAuth::None,
+                    IpmiAuth::Password => LanAuth::Password,
+                    IpmiAuth::Md5 => LanAuth::Md5,
+                }),
+            },
+            IpmiInterface::Lanplus { cipher } => Interface::Lanplus { cipher },
+        };
+        let bmc = Bmc {
+            host: device.address.clone(),
+            port: device.port,
+            username: device.username.clone(),
+            password,
+            interface,
+            privilege: match device.privilege {
+                IpmiPrivilege::Operator => Privilege::Operator,
+                IpmiPrivilege::Administrator => Privilege::Administrator,
+            },
+            allow_cipher_zero: device.allow_cipher_zero,
+            bmc_key: None,
+            timeout: device.timeout,
+            unreachable_after: None,
+            power_wait: device.power_wait,
         };
         bmc.check()?;
         Ok(Settings {
             hostname,
             bmc,
-            reset,
-            notes,
+            reset: device.method,
+            notes: Vec::new(),
         })
     }
 }
 
-fn password(params: &Params) -> Result<Secret, Problem> {
+/// Where the password comes from: `passwd_file`, or `passwd` (the password,
+/// or with external/ipmi's `passwd_method=file` a file name). A file is read
+/// by [`Settings::from_device`].
+fn password(params: &Params) -> Result<PasswordSource, Problem> {
     let method = params.get(Key::PasswdMethod).map(str::trim);
     let file = params.get(Key::PasswdFile);
     let passwd = params.get(Key::Passwd);
@@ -692,9 +728,11 @@ fn password(params: &Params) -> Result<Secret, Problem> {
         (Some(_), Some(_)) => Err(Problem::config(
             "both passwd and passwd_file are given; keep passwd_file (a 0600 file)",
         )),
-        (None, Some(path)) => read_password_file(Path::new(path.trim())),
-        (Some(path), None) if method == Some("file") => read_password_file(Path::new(path.trim())),
-        (Some(text), None) => Ok(Secret::new(text.as_bytes())),
+        (None, Some(path)) => Ok(PasswordSource::File(PathBuf::from(path.trim()))),
+        (Some(path), None) if method == Some("file") => {
+            Ok(PasswordSource::File(PathBuf::from(path.trim())))
+        }
+        (Some(text), None) => Ok(PasswordSource::Inline(Secret::new(text.as_bytes()))),
         (None, None) => Err(Problem::config(
             "missing parameter passwd_file (a file, mode 0600, holding the BMC password) or \
              passwd",
@@ -815,7 +853,7 @@ pub fn usage() -> String {
      -F stonith-device-parameters-file | -E | name=value...} [-c count] -lS\n\
      \t stonith [-svh] -t stonith-device-type {-p stonith-device-parameters | \
      -F stonith-device-parameters-file | -E | name=value...} [-c count] -T {reset|on|off} nodename\n\
-     \t stonith [-sv] [-t ipmi] [--ha-d DIR] [--node SELF] -H nodename {reset|on|off|status}\n\
+     \t stonith [-sv] [-t ipmi] [--config FILE | --ha-d DIR] [--node SELF] -H nodename {reset|on|off|status}\n\
      \nwhere:\n\
      \t-L\tlist supported stonith device types\n\
      \t-l\tlist hosts controlled by this stonith device\n\
@@ -825,8 +863,11 @@ pub fn usage() -> String {
      \t-n\toutput the config names of stonith-device-parameters\n\
      \t-m\tdisplay meta-data of the stonith device type\n\
      \t-h\tdisplay detailed help message with stonith device description(s)\n\
-     \t-H\tthe node to act on; its BMC comes from the stonith_host lines of DIR/ha.cf\n\
-     \t\t(--ha-d, default /etc/ha.d; --node names this node, default uname -n)\n\
+     \t-H\tthe node to act on; its BMC comes from the cluster configuration:\n\
+     \t\t--config FILE: the [[fence.device]] tables of a native ironbeat.toml;\n\
+     \t\t--ha-d DIR: the stonith_host lines of DIR/ha.cf (--node names this node,\n\
+     \t\tdefault uname -n); neither: /etc/ironbeat/ironbeat.toml if it exists,\n\
+     \t\telse /etc/ha.d\n\
      \nexit status: 0 S_OK, 1 S_BADCONFIG (and usage errors), 2 S_ACCESS, 3 S_INVAL,\n\
      4 S_BADHOST, 5 S_RESETFAIL, 6 S_TIMEOUT, 7 S_ISOFF (status: the node is off), 8 S_OOPS\n"
         .to_string()
@@ -874,8 +915,46 @@ struct ShortRequest {
     type_name: Option<String>,
     node: String,
     action: ShortAction,
-    ha_d: PathBuf,
+    source: ClusterConfig,
     local_node: Option<String>,
+}
+
+/// Where `-H` looks for the node's device, as the command line says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum ClusterConfig {
+    /// `--config FILE`: the native file's `[[fence.device]]` tables.
+    Native(PathBuf),
+    /// `--ha-d DIR`: the `stonith_host` lines of `DIR/ha.cf`.
+    HaD(PathBuf),
+    /// Neither: [`DEFAULT_NATIVE_CONFIG`] if it exists, else [`DEFAULT_HA_D`].
+    Default,
+}
+
+/// Where `-H` looks, decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Source {
+    /// A native file; `defaulted` when no option named it.
+    Native { file: PathBuf, defaulted: bool },
+    /// An ha.d directory.
+    HaD(PathBuf),
+}
+
+impl ClusterConfig {
+    /// Applies the default order: the native file if it exists, else ha.cf.
+    fn resolve(&self) -> Source {
+        match self {
+            ClusterConfig::Native(file) => Source::Native {
+                file: file.clone(),
+                defaulted: false,
+            },
+            ClusterConfig::HaD(dir) => Source::HaD(dir.clone()),
+            ClusterConfig::Default if Path::new(DEFAULT_NATIVE_CONFIG).exists() => Source::Native {
+                file: PathBuf::from(DEFAULT_NATIVE_CONFIG),
+                defaulted: true,
+            },
+            ClusterConfig::Default => Source::HaD(PathBuf::from(DEFAULT_HA_D)),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -896,6 +975,7 @@ const SPEC: Spec<'static> = Spec {
     short_flags: "EsnSlLmvhVd",
     long: &[
         ("ha-d", Argument::Required),
+        ("config", Argument::Required),
         ("node", Argument::Required),
         ("help", Argument::No),
         ("version", Argument::No),
@@ -924,6 +1004,7 @@ fn parse_command_line(args: &[String]) -> Result<(Request, Switches), Problem> {
     let mut count = 1u32;
     let mut node = None;
     let mut ha_d = None;
+    let mut config_file = None;
     let mut local_node = None;
     let mut operands = Vec::new();
     for item in items {
@@ -955,6 +1036,7 @@ fn parse_command_line(args: &[String]) -> Result<(Request, Switches), Problem> {
             Item::Short('h', _) | Item::Long("help", _) => help = true,
             Item::Short('V', _) | Item::Long("version", _) => version = true,
             Item::Long("ha-d", v) => ha_d = v.map(PathBuf::from),
+            Item::Long("config", v) => config_file = v.map(PathBuf::from),
             Item::Long("node", v) => local_node = v,
             Item::Operand(o) => operands.push(o),
             other => return Err(Problem::usage(format!("unexpected {other:?}"))),
@@ -972,10 +1054,21 @@ fn parse_command_line(args: &[String]) -> Result<(Request, Switches), Problem> {
     if let Some(node) = node {
         if words.is_some() || file.is_some() || env || status || list_hosts || names || meta {
             return Err(Problem::usage(
-                "-H takes its device from ha.cf: it cannot be combined with -p, -F, -E, -S, \
-                 -l, -n or -m",
+                "-H takes its device from the cluster configuration: it cannot be combined \
+                 with -p, -F, -E, -S, -l, -n or -m",
             ));
         }
+        let source = match (config_file, ha_d) {
+            (Some(_), Some(_)) => {
+                return Err(Problem::usage(
+                    "--config and --ha-d exclude each other: give the native file or the ha.d \
+                     directory, not both",
+                ))
+            }
+            (Some(file), None) => ClusterConfig::Native(file),
+            (None, Some(dir)) => ClusterConfig::HaD(dir),
+            (None, None) => ClusterConfig::Default,
+        };
         let action = match (reset_kind, &operands[..]) {
             (Some(kind), []) => ShortAction::Reset(kind),
             (None, [word]) if word == "status" => ShortAction::Status,
@@ -1000,14 +1093,16 @@ fn parse_command_line(args: &[String]) -> Result<(Request, Switches), Problem> {
                 type_name,
                 node: node.to_lowercase(),
                 action,
-                ha_d: ha_d.unwrap_or_else(|| PathBuf::from(DEFAULT_HA_D)),
+                source,
                 local_node,
             }),
             switches,
         ));
     }
-    if ha_d.is_some() || local_node.is_some() {
-        return Err(Problem::usage("--ha-d and --node go with -H NODE"));
+    if ha_d.is_some() || config_file.is_some() || local_node.is_some() {
+        return Err(Problem::usage(
+            "--config, --ha-d and --node go with -H NODE",
+        ));
     }
     let sources = [words.is_some(), file.is_some(), env]
         .iter()
@@ -1313,29 +1408,35 @@ fn run_short(request: &ShortRequest, switches: Switches) -> Result<u8, Failure> 
     if let Some(name) = &request.type_name {
         known_type(name)?;
     }
-    let local = match &request.local_node {
-        Some(n) => n.to_lowercase(),
-        None => nix::unistd::gethostname()
-            .map_err(|e| {
-                Problem::config(format!(
-                    "cannot read this node's name (uname -n): {e}; give --node NAME"
-                ))
-            })?
-            .to_string_lossy()
-            .to_lowercase(),
-    };
-    let found = device_for_node(&request.ha_d, &local, &request.node)?;
-    if let Some(warning) = &found.warning {
-        if !switches.silent {
-            eprintln!("WARN: {warning}");
+    let (settings, origin) = match request.source.resolve() {
+        Source::Native { file, defaulted } => native_device(&file, defaulted, &request.node)?,
+        Source::HaD(dir) => {
+            let local = match &request.local_node {
+                Some(n) => n.to_lowercase(),
+                None => nix::unistd::gethostname()
+                    .map_err(|e| {
+                        Problem::config(format!(
+                            "cannot read this node's name (uname -n): {e}; give --node NAME"
+                        ))
+                    })?
+                    .to_string_lossy()
+                    .to_lowercase(),
+            };
+            let found = device_for_node(&dir, &local, &request.node)?;
+            if let Some(warning) = &found.warning {
+                if !switches.silent {
+                    eprintln!("WARN: {warning}");
+                }
+            }
+            let settings = Settings::from_params(found.ty, &found.params)
+                .map_err(|p| Problem::new(p.fault, format!("{}: {}", found.origin, p.message)))?;
+            (settings, format!("{}, {}", found.origin, found.ty.name))
         }
-    }
-    let settings = Settings::from_params(found.ty, &found.params)
-        .map_err(|p| Problem::new(p.fault, format!("{}: {}", found.origin, p.message)))?;
+    };
     if switches.verbose {
         eprintln!(
-            "info: {}'s BMC is {}:{} ({}, {})",
-            request.node, settings.bmc.host, settings.bmc.port, found.origin, found.ty.name
+            "info: {}'s BMC is {}:{} ({origin})",
+            request.node, settings.bmc.host, settings.bmc.port
         );
         for note in &settings.notes {
             eprintln!("info: {note}");
@@ -1361,6 +1462,52 @@ fn run_short(request: &ShortRequest, switches: Switches) -> Result<u8, Failure> 
             Ok(codes::S_OK)
         }
     }
+}
+
+/// Finds `node`'s device in the `[[fence.device]]` tables of a native file
+/// and builds its settings; returns them with where they came from.
+/// `defaulted`: the file was chosen because it exists, not by `--config`.
+fn native_device(file: &Path, defaulted: bool, node: &str) -> Result<(Settings, String), Problem> {
+    let fencing = crate::config::load_fencing(file).map_err(|e| Problem::config(e.to_string()))?;
+    let Some(device) = fencing.device_for(node) else {
+        let shown = file.display();
+        let mut message = if fencing.devices.is_empty() {
+            format!("node {node} has no fence device: {shown} has no [[fence.device]]")
+        } else {
+            let known: Vec<String> = fencing
+                .devices
+                .iter()
+                .flat_map(|d| {
+                    d.nodes
+                        .iter()
+                        .map(move |n| format!("{n} ({}, line {})", d.name, d.location.line))
+                })
+                .collect();
+            format!(
+                "node {node} has no fence device in {shown}; its devices fence {}",
+                known.join(", ")
+            )
+        };
+        let _ = write!(
+            message,
+            "; add a [[fence.device]] with nodes = [\"{node}\"] (docs/fencing.md), or check \
+             the node name"
+        );
+        if defaulted {
+            let _ = write!(
+                message,
+                " ({shown} is read because it exists; pass --ha-d {DEFAULT_HA_D} to use ha.cf's \
+                 stonith_host lines instead)"
+            );
+        }
+        return Err(Problem::new(Fault::UnknownNode, message));
+    };
+    let origin = format!("{}, device {}", device.location, device.name);
+    let settings = match &device.agent {
+        FenceAgent::Ipmi(ipmi) => Settings::from_device(Some(node.to_string()), ipmi),
+    }
+    .map_err(|p| Problem::new(p.fault, format!("{origin}: {}", p.message)))?;
+    Ok((settings, format!("{origin}, {}", device.agent.type_name())))
 }
 
 /// A node's device, found in ha.cf.
@@ -1567,6 +1714,8 @@ mod tests {
             &["-H", "node2", "explode"],
             &["-H", "node2", "-S", "status"],
             &["--ha-d", "/x", "-t", "ipmi", "a=b", "-S"],
+            &["--config", "/x", "-t", "ipmi", "a=b", "-S"],
+            &["--config", "/x", "--ha-d", "/y", "-H", "node2", "status"],
         ] {
             let e = parse(args).unwrap_err();
             assert_eq!(e.fault, Fault::Usage, "{args:?}: {}", e.message);
@@ -1582,7 +1731,7 @@ mod tests {
                 type_name: Some("ipmi".into()),
                 node: "node2".into(),
                 action: ShortAction::Reset(ResetKind::Reset),
-                ha_d: "/srv/ha.d".into(),
+                source: ClusterConfig::HaD("/srv/ha.d".into()),
                 local_node: None,
             })
         );
@@ -1591,9 +1740,84 @@ mod tests {
             r,
             Request::Short(ShortRequest {
                 action: ShortAction::Reset(ResetKind::Off),
+                source: ClusterConfig::Default,
                 ..
             })
         ));
+        let r = parse(&["--config=/srv/ib.toml", "-H", "node2", "status"]).unwrap();
+        assert!(matches!(
+            r,
+            Request::Short(ShortRequest {
+                action: ShortAction::Status,
+                source: ClusterConfig::Native(ref f),
+                ..
+            }) if f == Path::new("/srv/ib.toml")
+        ));
+    }
+
+    #[test]
+    fn where_the_short_form_looks() {
+        assert_eq!(
+            ClusterConfig::Native("/srv/ib.toml".into()).resolve(),
+            Source::Native {
+                file: "/srv/ib.toml".into(),
+                defaulted: false
+            }
+        );
+        assert_eq!(
+            ClusterConfig::HaD("/srv/ha.d".into()).resolve(),
+            Source::HaD("/srv/ha.d".into())
+        );
+        // Neither option: the native file when it exists, else /etc/ha.d.
+        let expected = if Path::new(DEFAULT_NATIVE_CONFIG).exists() {
+            Source::Native {
+                file: DEFAULT_NATIVE_CONFIG.into(),
+                defaulted: true,
+            }
+        } else {
+            Source::HaD(DEFAULT_HA_D.into())
+        };
+        assert_eq!(ClusterConfig::Default.resolve(), expected);
+    }
+
+    #[test]
+    fn both_front_doors_build_the_same_bmc() {
+        let from_words = settings(
+            "ipmi",
+            "node2 198.18.1.2 admin pw lanplus cipher=3 priv=operator timeout=5s \
+             reset_method=power_cycle ipport=6230",
+        )
+        .unwrap();
+        let device = IpmiDevice {
+            address: "198.18.1.2".into(),
+            port: 6230,
+            username: "admin".into(),
+            password: PasswordSource::Inline(Secret::new("pw")),
+            interface: IpmiInterface::Lanplus { cipher: Some(3) },
+            privilege: IpmiPrivilege::Operator,
+            allow_cipher_zero: false,
+            timeout: Some(std::time::Duration::from_secs(5)),
+            power_wait: std::time::Duration::ZERO,
+            method: RebootMethod::PowerCycle,
+        };
+        let from_model = Settings::from_device(Some("node2".into()), &device).unwrap();
+        assert_eq!(from_words.bmc, from_model.bmc);
+        assert_eq!(from_words.reset, from_model.reset);
+        assert_eq!(from_words.hostname, from_model.hostname);
+        // The model's checks are the Bmc's: suite 0 needs consent either way.
+        let mut zero = device.clone();
+        zero.interface = IpmiInterface::Lanplus { cipher: Some(0) };
+        let e = Settings::from_device(None, &zero).unwrap_err();
+        assert_eq!(e.fault, Fault::InvalidValue);
+        // A password file is read (and checked) when the Bmc is built.
+        let mut file = device;
+        file.password = PasswordSource::File("/nonexistent/node2.pass".into());
+        let e = Settings::from_device(None, &file).unwrap_err();
+        assert!(
+            e.message.contains("cannot read password file"),
+            "{}",
+            e.message
+        );
     }
 
     fn settings(ty: &str, words: &str) -> Result<Settings, Problem> {
@@ -1621,7 +1845,7 @@ mod tests {
             }
         );
         assert_eq!(s.bmc.privilege, Privilege::Operator);
-        assert_eq!(s.reset, ResetMethod::PowerCycle);
+        assert_eq!(s.reset, RebootMethod::PowerCycle);
         let s = settings("ipmi", "node2 198.18.1.2 admin labpass").unwrap();
         assert_eq!(s.bmc.interface, Interface::Lanplus { cipher: None });
         let s = settings("external/ipmi", "node2 198.18.1.2 admin labpass").unwrap();
@@ -1645,14 +1869,14 @@ mod tests {
             InterfaceWords {
                 lanplus: true,
                 cipher: Some(3),
-                privilege: Some(Privilege::Operator),
+                privilege: Some(IpmiPrivilege::Operator),
                 auth: None,
                 port: Some(6230)
             }
         );
         assert_eq!(
             parse_interface("lan -A MD5").unwrap().auth,
-            Some(device::LanAuth::Md5)
+            Some(IpmiAuth::Md5)
         );
         for bad in [
             "",

@@ -48,6 +48,7 @@ pub fn load_ha_d(dir: &Path, local_node: &str, allow_crc: bool) -> Result<Config
         allow_insecure_crc: allow_crc,
         autojoin,
         heartbeat: cf.options,
+        fencing: Default::default(),
     };
     config.check_serial_budget()?;
     Ok(config)

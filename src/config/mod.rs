@@ -10,13 +10,16 @@
 //! [`Timing`](ironbeat_link::Timing), the links ([`Medium`] each, named as its
 //! ha.cf line), the [`KeyRing`](ironbeat_link::auth::KeyRing) read from an
 //! authkeys file that only its owner may read, and — from ha.cf — every other
-//! heartbeat directive, typed and located ([`HeartbeatOptions`]).
+//! heartbeat directive, typed and located ([`HeartbeatOptions`]); from the
+//! native file, the fence devices ([`Fencing`], password files checked:
+//! present, mode 0600, owned by root).
 //!
 //! Every error is a [`ConfigError`] displayed as `FILE:LINE: what is wrong;
 //! how to fix it`. Nothing is silently ignored. The formats are documented in
 //! `docs/config.md`.
 
 mod error;
+mod fence;
 mod hacf;
 mod hadir;
 mod model;
@@ -24,12 +27,14 @@ mod native;
 mod values;
 
 pub use error::ConfigError;
+pub use fence::DEVICE_TYPES;
 pub use hacf::{parse_ha_cf, HaCf, DIRECTIVES};
 pub use hadir::{load_ha_d, read_authkeys};
 pub use model::{
     heartbeat_timing, ApiAuth, AutoFailback, Autojoin, ClientChild, Compression, Config, EnvVar,
-    GenerationMethod, HeartbeatOptions, Link, Located, Location, LogFacility, Medium,
-    MessageFormat, Pacemaker, PingGroup, PingNode, Stonith, StonithHost, UuidFrom, DEFAULT_BAUD,
-    DEFAULT_CLUSTER_NAME, DEFAULT_UDP_PORT, MAX_LINKS,
+    FenceAgent, FenceDevice, Fencing, GenerationMethod, HeartbeatOptions, IpmiAuth, IpmiDevice,
+    IpmiInterface, IpmiPrivilege, Link, Located, Location, LogFacility, Medium, MessageFormat,
+    Pacemaker, PasswordSource, PingGroup, PingNode, RebootMethod, Stonith, StonithHost, UuidFrom,
+    DEFAULT_BAUD, DEFAULT_CLUSTER_NAME, DEFAULT_UDP_PORT, MAX_LINKS,
 };
-pub use native::{load_native, validate_native};
+pub use native::{load_fencing, load_native, validate_native, DEFAULT_NATIVE_CONFIG};

@@ -7,6 +7,8 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use ironbeat_fence::ipmi::crypto::Secret;
+use ironbeat_fence::power::Action;
 use ironbeat_link::auth::KeyRing;
 use ironbeat_link::{ClusterId, NodeId, PathId, Timing};
 
@@ -195,6 +197,210 @@ impl Autojoin {
     }
 }
 
+/// The `[fence]` section: the devices that power nodes off.
+///
+/// Today a node has at most one device; fencing levels (try one device, then
+/// the next) will extend this without changing how a device is written.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Fencing {
+    /// The `[[fence.device]]` tables, in file order; names are unique.
+    pub devices: Vec<FenceDevice>,
+}
+
+impl Fencing {
+    /// The device that fences `node` (node names compare ignoring ASCII
+    /// case, as cluster-glue's `stonith` lower-cases them).
+    pub fn device_for(&self, node: &str) -> Option<&FenceDevice> {
+        self.devices
+            .iter()
+            .find(|d| d.nodes.iter().any(|n| n.eq_ignore_ascii_case(node)))
+    }
+
+    /// Every node some device fences, in file order.
+    pub fn fenced_nodes(&self) -> Vec<&str> {
+        self.devices
+            .iter()
+            .flat_map(|d| d.nodes.iter().map(String::as_str))
+            .collect()
+    }
+}
+
+/// One `[[fence.device]]`: a named device and the nodes it powers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FenceDevice {
+    /// Its unique name (letters, digits, `-`, `_`, `.`).
+    pub name: String,
+    /// The nodes it fences.
+    pub nodes: Vec<String>,
+    /// The device type and its settings.
+    pub agent: FenceAgent,
+    /// The line of its `name`.
+    pub location: Location,
+}
+
+/// A device type and its settings (`type = "…"`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum FenceAgent {
+    /// `ipmi`: a BMC over IPMI-over-LAN.
+    Ipmi(IpmiDevice),
+}
+
+impl FenceAgent {
+    /// The `type` as written in the configuration.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            FenceAgent::Ipmi(_) => "ipmi",
+        }
+    }
+}
+
+/// How to reach, log in to and command one BMC. The same settings whichever
+/// front door they came through: the native file's `[[fence.device]]`, or
+/// the parameters of cluster-glue's `stonith` (`-p`, ha.cf `stonith_host`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IpmiDevice {
+    /// The BMC's IP address or host name.
+    pub address: String,
+    /// Its UDP port (623 unless configured).
+    pub port: u16,
+    /// The BMC user (at most 16 bytes; may be empty for the anonymous user).
+    pub username: String,
+    /// Where the password comes from.
+    pub password: PasswordSource,
+    /// IPMI 1.5 or 2.0, and how to authenticate.
+    pub interface: IpmiInterface,
+    /// The session privilege.
+    pub privilege: IpmiPrivilege,
+    /// Whether cipher suite 0 (no authentication) was explicitly allowed.
+    pub allow_cipher_zero: bool,
+    /// The deadline of one request, every step included (the client's
+    /// default, 20 s, when unset).
+    pub timeout: Option<Duration>,
+    /// Pause after a power state is seen, inside the deadline.
+    pub power_wait: Duration,
+    /// What `reset` / `reboot` does.
+    pub method: RebootMethod,
+}
+
+/// Where a BMC password comes from. `Debug` never shows a password.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PasswordSource {
+    /// A file only its owner may read; the first line is the password. The
+    /// only form the native file takes.
+    File(PathBuf),
+    /// The password itself: cluster-glue's `passwd=` (command lines, ha.cf).
+    Inline(Secret),
+}
+
+/// IPMI 1.5 (`lan`) or IPMI 2.0 RMCP+ (`lanplus`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpmiInterface {
+    /// IPMI 1.5 sessions (ipmitool `-I lan`).
+    Lan {
+        /// The authentication type; `None`: the best the BMC offers (MD5,
+        /// then straight password).
+        auth: Option<IpmiAuth>,
+    },
+    /// IPMI 2.0 RMCP+ sessions (ipmitool `-I lanplus`).
+    Lanplus {
+        /// The cipher suite; `None`: try 17, then 3.
+        cipher: Option<u8>,
+    },
+}
+
+/// IPMI 1.5 authentication types.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpmiAuth {
+    /// No authentication code (the BMC must allow it).
+    None,
+    /// The password in clear in every packet.
+    Password,
+    /// MD5 of the session and the password.
+    Md5,
+}
+
+impl IpmiAuth {
+    /// `md5`, `password` (or cluster-glue's `straight`), `none`, any case.
+    /// MD2 is refused (broken since 1997).
+    pub fn parse(text: &str) -> Result<IpmiAuth, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "none" => Ok(IpmiAuth::None),
+            "password" | "straight" => Ok(IpmiAuth::Password),
+            "md5" => Ok(IpmiAuth::Md5),
+            "md2" => {
+                Err("authentication type md2 is not supported (MD2 is broken); use md5".into())
+            }
+            other => Err(format!(
+                "authentication type `{other}` is unknown; use md5, password or none"
+            )),
+        }
+    }
+}
+
+/// The session privilege to ask for; lower levels cannot control power.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IpmiPrivilege {
+    /// Operator: the least privilege that controls chassis power.
+    Operator,
+    /// Administrator (ipmitool's and fence_ipmilan's default).
+    Administrator,
+}
+
+impl IpmiPrivilege {
+    /// `operator`, `administrator` (or `admin`), any case.
+    pub fn parse(text: &str) -> Result<IpmiPrivilege, String> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "operator" => Ok(IpmiPrivilege::Operator),
+            "administrator" | "admin" => Ok(IpmiPrivilege::Administrator),
+            "user" | "callback" => Err(format!(
+                "privilege `{}` cannot control chassis power; use operator (least privilege \
+                 that can) or administrator",
+                text.trim()
+            )),
+            other => Err(format!(
+                "privilege `{other}` is not an IPMI privilege level; use operator or administrator"
+            )),
+        }
+    }
+}
+
+/// What a reset (fence-agents: reboot) sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RebootMethod {
+    /// Off, verify off, on (the default: the node is seen off).
+    #[default]
+    OnOff,
+    /// One chassis power cycle (off is never observed).
+    PowerCycle,
+    /// One chassis hard reset (the node never loses power).
+    HardReset,
+}
+
+impl RebootMethod {
+    /// `onoff`, `cycle` (or cluster-glue's `power_cycle`), `hard_reset`.
+    pub fn parse(text: &str) -> Result<RebootMethod, String> {
+        match text.trim() {
+            "onoff" => Ok(RebootMethod::OnOff),
+            "cycle" | "power_cycle" => Ok(RebootMethod::PowerCycle),
+            "hard_reset" => Ok(RebootMethod::HardReset),
+            other => Err(format!(
+                "method `{other}` is unknown; use onoff (off, verify off, on), cycle or hard_reset"
+            )),
+        }
+    }
+
+    /// The fence action of a reset.
+    pub fn action(self) -> Action {
+        match self {
+            RebootMethod::OnOff => Action::Reboot,
+            RebootMethod::PowerCycle => Action::Cycle,
+            RebootMethod::HardReset => Action::Reset,
+        }
+    }
+}
+
 /// Everything the daemon needs, from either front door.
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -223,6 +429,9 @@ pub struct Config {
     /// ha.cf directives beyond the link layer, for later stages (empty for
     /// native configs).
     pub heartbeat: HeartbeatOptions,
+    /// The native file's `[fence]` section (empty for ha.cf, whose
+    /// `stonith_host` lines stay in [`HeartbeatOptions::stonith_hosts`]).
+    pub fencing: Fencing,
 }
 
 impl Config {

@@ -24,6 +24,14 @@
 //! kind = "ucast"                      # ucast | bcast | mcast | ether | serial
 //! iface = "eth0"
 //! peer = "198.18.0.2"
+//!
+//! [[fence.device]]                    # optional; see the `fence` module
+//! name = "node2-bmc"
+//! type = "ipmi"
+//! nodes = ["node2"]
+//! ip = "198.18.1.2"
+//! username = "admin"
+//! password_file = "/etc/ironbeat/node2-bmc.pass"
 //! ```
 
 use std::net::{IpAddr, Ipv4Addr};
@@ -35,14 +43,19 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use super::error::ConfigError;
+use super::fence::{self, Files, RawFence};
 use super::hadir::{read_authkeys, read_text};
 use super::model::{
-    heartbeat_timing, timing_blame, timing_message, Autojoin, Config, HeartbeatOptions, Link,
-    Location, Medium, TimingField, DEFAULT_BAUD, DEFAULT_CLUSTER_NAME, DEFAULT_UDP_PORT, MAX_LINKS,
+    heartbeat_timing, timing_blame, timing_message, Autojoin, Config, Fencing, HeartbeatOptions,
+    Link, Location, Medium, TimingField, DEFAULT_BAUD, DEFAULT_CLUSTER_NAME, DEFAULT_UDP_PORT,
+    MAX_LINKS,
 };
 use super::values::{
     check_baud, check_iface, check_mcast_group, check_node_name, check_tty, line_of, nearest,
 };
+
+/// Where the native configuration lives unless a command is told otherwise.
+pub const DEFAULT_NATIVE_CONFIG: &str = "/etc/ironbeat/ironbeat.toml";
 
 /// The link kinds and the keys each accepts besides `kind`.
 const LINK_KINDS: &[(&str, &[&str])] = &[
@@ -60,6 +73,7 @@ struct RawFile {
     timing: Option<RawTiming>,
     #[serde(default)]
     link: Vec<Spanned<RawLink>>,
+    fence: Option<RawFence>,
 }
 
 #[derive(Deserialize)]
@@ -98,14 +112,11 @@ struct RawLink {
 }
 
 /// Loads a native configuration file for `local_node` (`uname -n` or
-/// `--node`), including its authkeys file.
+/// `--node`), including its authkeys file and a check of every fence
+/// device's password file.
 pub fn load_native(path: &Path, local_node: &str) -> Result<Config, ConfigError> {
-    let text = read_text(path, "the configuration", || {
-        "write one (docs/config.md shows a complete example), or pass --ha-d to use a \
-         heartbeat /etc/ha.d directory"
-            .to_string()
-    })?;
-    let native = parse_native(&text, path, local_node)?;
+    let text = read_native(path)?;
+    let native = parse_native(&text, path, Some(local_node), Files::Check)?;
     let keys = read_authkeys(&native.authkeys, native.allow_insecure_crc)?;
     let config = Config {
         origin: path.to_path_buf(),
@@ -120,13 +131,31 @@ pub fn load_native(path: &Path, local_node: &str) -> Result<Config, ConfigError>
         allow_insecure_crc: native.allow_insecure_crc,
         autojoin: native.autojoin,
         heartbeat: HeartbeatOptions::default(),
+        fencing: native.fencing,
     };
     config.check_serial_budget()?;
     Ok(config)
 }
 
+/// Loads only what fencing needs from a native file: the whole file is
+/// checked as [`load_native`] checks it, and every password file, but the
+/// authkeys file is not read and this node need not be a member (fencing may
+/// be run from any machine that can reach the BMCs).
+pub fn load_fencing(path: &Path) -> Result<Fencing, ConfigError> {
+    let text = read_native(path)?;
+    Ok(parse_native(&text, path, None, Files::Check)?.fencing)
+}
+
+fn read_native(path: &Path) -> Result<String, ConfigError> {
+    read_text(path, "the configuration", || {
+        "write one (docs/config.md shows a complete example), or pass --ha-d to use a \
+         heartbeat /etc/ha.d directory"
+            .to_string()
+    })
+}
+
 /// A checked native file, before its keys are read.
-struct Native {
+pub(super) struct Native {
     cluster: String,
     nodes: Vec<String>,
     local_node: String,
@@ -136,35 +165,47 @@ struct Native {
     authkeys: PathBuf,
     allow_insecure_crc: bool,
     autojoin: Autojoin,
+    /// `[fence]`.
+    pub(super) fencing: Fencing,
 }
 
 /// Spans to lines for one file.
-struct Source<'a> {
+pub(super) struct Source<'a> {
     text: &'a str,
-    path: &'a Path,
+    /// The file, as errors name it.
+    pub(super) path: &'a Path,
 }
 
 impl Source<'_> {
-    fn location(&self, span: &Range<usize>) -> Location {
+    /// The file and line of a byte span.
+    pub(super) fn location(&self, span: &Range<usize>) -> Location {
         Location {
             file: self.path.to_path_buf(),
             line: line_of(self.text, span.start),
         }
     }
 
-    fn error(&self, span: &Range<usize>, message: impl Into<String>) -> ConfigError {
+    /// An error at the line of a byte span.
+    pub(super) fn error(&self, span: &Range<usize>, message: impl Into<String>) -> ConfigError {
         ConfigError::at(&self.location(span), message)
     }
 }
 
 /// Checks the text of a native file as [`load_native`] would, except that the
-/// authkeys file it names is not read (for `config check` of a file being
-/// written, and for fuzzing). `origin` names the file in errors.
+/// files it names (authkeys, password files) are not read (for `config check`
+/// of a file being written, and for fuzzing). `origin` names the file in errors.
 pub fn validate_native(text: &str, origin: &Path, local_node: &str) -> Result<(), ConfigError> {
-    parse_native(text, origin, local_node).map(|_| ())
+    parse_native(text, origin, Some(local_node), Files::Skip).map(|_| ())
 }
 
-fn parse_native(text: &str, path: &Path, local_node: &str) -> Result<Native, ConfigError> {
+/// Parses and checks a native file. Without `local_node`, this node's
+/// membership is not checked (nor added under `autojoin = "any"`).
+pub(super) fn parse_native(
+    text: &str,
+    path: &Path,
+    local_node: Option<&str>,
+    files: Files,
+) -> Result<Native, ConfigError> {
     let src = Source { text, path };
     let raw: RawFile = toml::from_str(text).map_err(|e| toml_error(&src, &e))?;
 
@@ -209,9 +250,11 @@ fn parse_native(text: &str, path: &Path, local_node: &str) -> Result<Native, Con
         None => DEFAULT_UDP_PORT,
     };
 
-    check_node_name(local_node).map_err(|m| {
-        ConfigError::in_file(path, format!("this node's name: {m}; pass --node NAME"))
-    })?;
+    if let Some(local_node) = local_node {
+        check_node_name(local_node).map_err(|m| {
+            ConfigError::in_file(path, format!("this node's name: {m}; pass --node NAME"))
+        })?;
+    }
     let mut nodes: Vec<String> = Vec::new();
     match &cluster.nodes {
         Some(list) => {
@@ -238,13 +281,14 @@ fn parse_native(text: &str, path: &Path, local_node: &str) -> Result<Native, Con
             return Err(src.error(
                 &cluster_span,
                 format!(
-                    "[cluster] has no `nodes`; add `nodes = [\"{local_node}\", \"OTHER-NODE\"]` \
-                     with every member as `uname -n` prints it"
+                    "[cluster] has no `nodes`; add `nodes = [\"{}\", \"OTHER-NODE\"]` \
+                     with every member as `uname -n` prints it",
+                    local_node.unwrap_or("node1")
                 ),
             ))
         }
     }
-    if !nodes.iter().any(|n| n == local_node) {
+    if let Some(local_node) = local_node.filter(|l| !nodes.iter().any(|n| n == l)) {
         if autojoin == Autojoin::Any {
             nodes.push(local_node.to_string());
         } else {
@@ -307,16 +351,48 @@ fn parse_native(text: &str, path: &Path, local_node: &str) -> Result<Native, Con
         None => path.parent().unwrap_or(Path::new(".")).join("authkeys"),
     };
 
+    let fencing = fence::fencing(
+        &src,
+        raw.fence.as_ref(),
+        &fence::Cluster {
+            members: &nodes,
+            autojoin,
+        },
+        files,
+    )?;
+
     Ok(Native {
         cluster: name,
         nodes,
-        local_node: local_node.to_string(),
+        local_node: local_node.unwrap_or_default().to_string(),
         timing,
         udp_port,
         links,
         authkeys,
         allow_insecure_crc: cluster.allow_insecure_crc.unwrap_or(false),
         autojoin,
+        fencing,
+    })
+}
+
+/// A duration written with a unit (`"500ms"`, `"10s"`), at the line of its value.
+pub(super) fn duration(
+    src: &Source<'_>,
+    name: &str,
+    value: &Spanned<String>,
+) -> Result<Duration, ConfigError> {
+    let text = value.get_ref().trim();
+    if !text.ends_with(|c: char| c.is_ascii_alphabetic()) {
+        return Err(src.error(
+            &value.span(),
+            format!("{name} {text:?} has no unit; write e.g. \"{text}s\" or \"{text}ms\""),
+        ));
+    }
+    ironbeat_link::parse_duration(text).ok_or_else(|| {
+        src.error(
+            &value.span(),
+            format!("{name} {text:?} is not a duration; write e.g. \"100ms\", \"2s\" or \"1m\""),
+        )
     })
 }
 
@@ -327,24 +403,7 @@ fn timing(
 ) -> Result<ironbeat_link::Timing, ConfigError> {
     let field =
         |name: &str, value: Option<&Spanned<String>>| -> Result<Option<Duration>, ConfigError> {
-            let Some(value) = value else { return Ok(None) };
-            let text = value.get_ref().trim();
-            if !text.ends_with(|c: char| c.is_ascii_alphabetic()) {
-                return Err(src.error(
-                    &value.span(),
-                    format!("{name} {text:?} has no unit; write e.g. \"{text}s\" or \"{text}ms\""),
-                ));
-            }
-            ironbeat_link::parse_duration(text)
-                .map(Some)
-                .ok_or_else(|| {
-                    src.error(
-                        &value.span(),
-                        format!(
-                        "{name} {text:?} is not a duration; write e.g. \"100ms\", \"2s\" or \"1m\""
-                    ),
-                    )
-                })
+            value.map(|v| duration(src, name, v)).transpose()
         };
     let (k, w, d, i) = match raw {
         Some(t) => (
@@ -641,7 +700,12 @@ port = 695
 "#;
 
     fn parse(text: &str) -> Result<Native, ConfigError> {
-        parse_native(text, Path::new("/etc/ironbeat/ironbeat.toml"), "node1")
+        parse_native(
+            text,
+            Path::new("/etc/ironbeat/ironbeat.toml"),
+            Some("node1"),
+            Files::Skip,
+        )
     }
 
     fn err(text: &str) -> ConfigError {

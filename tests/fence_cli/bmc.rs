@@ -12,9 +12,11 @@
 //! [`Bmc`] kills our ipmi_sim (by PID), deletes both namespaces and the state
 //! directory.
 
+use std::path::PathBuf;
+
 use ironbeat_hw_tests::ipmi_sim::SimBmc;
 
-use super::{run, Outcome};
+use super::{run, Outcome, Scratch};
 
 /// The BMC's address.
 pub const BMC_IP: &str = "198.18.11.2";
@@ -105,5 +107,23 @@ impl Bmc {
     /// The hook's operation log, one line per operation.
     pub fn events(&self) -> Vec<String> {
         self.sim.events().lines().map(String::from).collect()
+    }
+
+    /// Writes a native configuration into `dir`: a cluster of node1 and
+    /// node2 whose `[[fence.device]]` "node2-bmc" is this BMC, logging in as
+    /// `user` with `password` from `node2-bmc.pass` (mode 0600, beside the
+    /// file), plus the `extra` device keys. Returns the configuration's path.
+    pub fn native_config(&self, dir: &Scratch, user: &str, password: &str, extra: &str) -> PathBuf {
+        dir.write("node2-bmc.pass", &format!("{password}\n"));
+        dir.write(
+            "ironbeat.toml",
+            &format!(
+                "[cluster]\nnodes = [\"node1\", \"node2\"]\n\n\
+                 [[link]]\nkind = \"ucast\"\niface = \"eth0\"\npeer = \"{CLIENT_IP}\"\n\n\
+                 [[fence.device]]\nname = \"node2-bmc\"\ntype = \"ipmi\"\nnodes = [\"node2\"]\n\
+                 ip = \"{BMC_IP}\"\nusername = \"{user}\"\npassword_file = \"node2-bmc.pass\"\n\
+                 {extra}"
+            ),
+        )
     }
 }
