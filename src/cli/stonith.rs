@@ -51,8 +51,8 @@ use crate::config::{
 };
 use args::{Argument, Item, Spec};
 use device::{
-    parse_bool, parse_cipher, parse_port, read_password_file, xml_escape, Bmc, Interface, LanAuth,
-    Privilege, Problem, Secret, DEFAULT_PORT,
+    parse_bool, parse_cipher, parse_port, read_password_file, xml_escape, Bmc, Privilege, Problem,
+    Secret, DEFAULT_PORT,
 };
 
 /// Where `-H` looks for ha.cf by default.
@@ -673,22 +673,12 @@ impl Settings {
             PasswordSource::File(path) => read_password_file(path)?,
             PasswordSource::Inline(secret) => secret.clone(),
         };
-        let interface = match device.interface {
-            IpmiInterface::Lan { auth } => Interface::Lan {
-                auth: auth.map(|a| match a {
-                    IpmiAuth::None => LanAuth::None,
-                    IpmiAuth::Password => LanAuth::Password,
-                    IpmiAuth::Md5 => LanAuth::Md5,
-                }),
-            },
-            IpmiInterface::Lanplus { cipher } => Interface::Lanplus { cipher },
-        };
         let bmc = Bmc {
             host: device.address.clone(),
             port: device.port,
             username: device.username.clone(),
             password,
-            interface,
+            interface: device.interface,
             privilege: match device.privilege {
                 IpmiPrivilege::Operator => Privilege::Operator,
                 IpmiPrivilege::Administrator => Privilege::Administrator,
@@ -1616,6 +1606,7 @@ fn execute(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cli::stonith::device::Interface;
 
     fn strings(args: &[&str]) -> Vec<String> {
         args.iter().map(|s| s.to_string()).collect()

@@ -366,6 +366,15 @@ impl IpmiPrivilege {
     }
 }
 
+impl fmt::Display for IpmiPrivilege {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IpmiPrivilege::Operator => "operator",
+            IpmiPrivilege::Administrator => "administrator",
+        })
+    }
+}
+
 /// What a reset (fence-agents: reboot) sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum RebootMethod {

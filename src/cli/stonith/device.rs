@@ -74,50 +74,12 @@ impl fmt::Display for Problem {
 /// A password or key: never printed, zeroed when dropped (the client's type).
 pub use ironbeat_fence::ipmi::crypto::Secret;
 
-/// Which IPMI session protocol to speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Interface {
-    /// IPMI 1.5 sessions over RMCP (ipmitool `-I lan`).
-    Lan {
-        /// The authentication type; `None` lets the client take the best the
-        /// BMC offers (MD5, then straight password).
-        auth: Option<LanAuth>,
-    },
-    /// IPMI 2.0 RMCP+ sessions (ipmitool `-I lanplus`).
-    Lanplus {
-        /// The cipher suite; `None` is the default policy: 17, then 3.
-        cipher: Option<u8>,
-    },
-}
-
-/// IPMI 1.5 authentication types.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LanAuth {
-    /// No authentication code at all (the BMC must allow it).
-    None,
-    /// The password in clear in every packet.
-    Password,
-    /// MD5 of the session and password.
-    Md5,
-}
-
-/// The session privilege to ask for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Privilege {
-    /// Operator: enough for chassis power control.
-    Operator,
-    /// Administrator (ipmitool's and fence_ipmilan's default).
-    Administrator,
-}
-
-impl fmt::Display for Privilege {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
-            Privilege::Operator => "operator",
-            Privilege::Administrator => "administrator",
-        })
-    }
-}
+/// The session protocol, IPMI 1.5 authentication type and privilege: the
+/// configuration model's types, so the native file, cluster-glue's
+/// parameters and fence-agents' options all describe a BMC the same way.
+pub use crate::config::{
+    IpmiAuth as LanAuth, IpmiInterface as Interface, IpmiPrivilege as Privilege,
+};
 
 /// Everything needed to open a session with one BMC.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -212,34 +174,13 @@ pub fn parse_cipher(text: &str) -> Result<u8, Problem> {
 /// Parses a privilege level: `operator`, `administrator` (or `admin`),
 /// in any case. Lower levels cannot control chassis power.
 pub fn parse_privilege(text: &str) -> Result<Privilege, Problem> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "operator" => Ok(Privilege::Operator),
-        "administrator" | "admin" => Ok(Privilege::Administrator),
-        "user" | "callback" => Err(Problem::invalid(format!(
-            "privilege `{}` cannot control chassis power; use operator (least privilege \
-             that can) or administrator",
-            text.trim()
-        ))),
-        other => Err(Problem::invalid(format!(
-            "privilege `{other}` is not an IPMI privilege level; use operator or administrator"
-        ))),
-    }
+    Privilege::parse(text).map_err(Problem::invalid)
 }
 
 /// Parses an IPMI 1.5 authentication type: `none`, `password`/`straight`,
 /// `md5`. MD2 is refused (broken since 1997).
 pub fn parse_lan_auth(text: &str) -> Result<LanAuth, Problem> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "none" => Ok(LanAuth::None),
-        "password" | "straight" => Ok(LanAuth::Password),
-        "md5" => Ok(LanAuth::Md5),
-        "md2" => Err(Problem::invalid(
-            "authentication type md2 is not supported (MD2 is broken); use md5",
-        )),
-        other => Err(Problem::invalid(format!(
-            "authentication type `{other}` is unknown; use md5, password or none"
-        ))),
-    }
+    LanAuth::parse(text).map_err(Problem::invalid)
 }
 
 /// Parses a UDP port (1–65535).
