@@ -239,8 +239,9 @@ fn operator_may_fence_but_not_ask_for_administrator() {
 #[test]
 fn a_bmc_silent_for_five_seconds_is_unreachable() {
     let mut b = bmc(vec![17, 3], PowerState::On);
+    // Four tries, each an Open Session Request and a presence ping: all lost.
     let mut net = Net {
-        drop: |n| n <= 4,
+        drop: |n| n <= 8,
         count: 0,
         dropped: 0,
     };
