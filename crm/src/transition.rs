@@ -1,0 +1,208 @@
+//! What the policy engine decides ([`crate::policy::schedule`]): the
+//! transition summary, the low-level actions with their ordering graph, the
+//! allocation scores, and where everything stands once the transition has
+//! run. Renderers ([`crate::simulate`]) and the daemon's executor read this.
+
+use crate::model::{FenceAction, NodeId, ResourceId, Role, Task};
+use crate::score::Score;
+
+/// One instance of a primitive: the primitive, and for clones the instance
+/// number the engine gave it (`rsc:1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instance {
+    /// The primitive (inside a clone: the clone's primitive, or a member of
+    /// the clone's group).
+    pub resource: ResourceId,
+    /// The clone instance; None outside clones.
+    pub number: Option<u32>,
+}
+
+/// A line of the Transition Summary, in crm_simulate's vocabulary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// `Start rsc ( node )`
+    Start {
+        /// What starts.
+        instance: Instance,
+        /// Where.
+        node: NodeId,
+    },
+    /// `Stop rsc ( node )`
+    Stop {
+        /// What stops.
+        instance: Instance,
+        /// Where.
+        node: NodeId,
+    },
+    /// `Move rsc ( from -> to )`: stopped on one node, started on another.
+    Move {
+        /// What moves.
+        instance: Instance,
+        /// From.
+        from: NodeId,
+        /// To.
+        to: NodeId,
+    },
+    /// `Recover rsc ( node )` or `( from -> to )`: a failed resource is
+    /// stopped and started again, in place or elsewhere.
+    Recover {
+        /// What is recovered.
+        instance: Instance,
+        /// Where it failed.
+        from: NodeId,
+        /// Where it starts again (equal to `from` in place).
+        to: NodeId,
+    },
+    /// `Restart rsc ( node )`: stopped and started in place because
+    /// something it depends on restarts.
+    Restart {
+        /// What restarts.
+        instance: Instance,
+        /// Where.
+        node: NodeId,
+    },
+    /// `Promote rsc ( Unpromoted -> Promoted node )`, also with a start
+    /// (`Stopped -> Promoted`).
+    Promote {
+        /// What is promoted.
+        instance: Instance,
+        /// The role it has before.
+        from: Role,
+        /// Where.
+        node: NodeId,
+    },
+    /// `Demote rsc ( Promoted -> Unpromoted node )`, also with a stop
+    /// (`Promoted -> Stopped`).
+    Demote {
+        /// What is demoted.
+        instance: Instance,
+        /// The role it ends in.
+        to: Role,
+        /// Where.
+        node: NodeId,
+    },
+    /// `Fence (reboot) node 'reason'`.
+    Fence {
+        /// The node to fence.
+        node: NodeId,
+        /// Reboot or off.
+        action: FenceAction,
+        /// Why (`peer is no longer part of the cluster`, …).
+        reason: String,
+    },
+}
+
+/// A low-level action of the transition graph.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// A resource operation on a node.
+    Resource {
+        /// The instance.
+        instance: Instance,
+        /// start, stop, promote, demote.
+        task: Task,
+        /// Where it runs.
+        node: NodeId,
+    },
+    /// A probe (one-shot monitor) of a resource on a node.
+    Probe {
+        /// The instance.
+        instance: Instance,
+        /// Where.
+        node: NodeId,
+    },
+    /// A recurring monitor started after a start or promote.
+    Monitor {
+        /// The instance.
+        instance: Instance,
+        /// Where.
+        node: NodeId,
+        /// Its interval.
+        interval_ms: u64,
+    },
+    /// Fence a node.
+    Fence {
+        /// The node.
+        node: NodeId,
+        /// Reboot or off.
+        action: FenceAction,
+    },
+    /// A pseudo-action marking a collective step (`grp_start_0`,
+    /// `clone_running_0`), which orders many actions at once.
+    Pseudo {
+        /// The group or clone.
+        resource: ResourceId,
+        /// What it marks: start, stop, promote, demote.
+        task: Task,
+        /// true for the "done" marker (`running`, `stopped`, `promoted`,
+        /// `demoted`), false for the "begin" marker.
+        done: bool,
+    },
+}
+
+/// One allocation score line (`crm_simulate --show-scores`):
+/// `pcmk__primitive_assign: rsc allocation score on node1: 100`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AllocationScore {
+    /// The function-style prefix crm_simulate prints
+    /// (`pcmk__primitive_assign`, `pcmk__group_assign`,
+    /// `pcmk__clone_assign`, `pcmk__native_allocate`,
+    /// `pcmk__clone_allocate`, `promotion`…), which identifies the stage.
+    pub stage: String,
+    /// The resource (`rsc`, `rsc:0`, `grp`).
+    pub resource: String,
+    /// The node.
+    pub node: NodeId,
+    /// The score.
+    pub score: Score,
+}
+
+/// Where one instance stands after the transition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Placed {
+    /// The instance.
+    pub instance: Instance,
+    /// Its node (None when stopped).
+    pub node: Option<NodeId>,
+    /// Its role there.
+    pub role: Role,
+    /// Still failed (not recovered by this transition).
+    pub failed: bool,
+    /// Left alone: unmanaged, in maintenance, or blocked by a failure.
+    pub managed: bool,
+    /// Blocked: cannot be stopped or started (for example an `on-fail=block`
+    /// failure, or a stop that needs fencing that cannot happen).
+    pub blocked: bool,
+}
+
+/// A node's state after the transition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NodeAfter {
+    /// The node.
+    pub node: NodeId,
+    /// Online after the transition (a fenced node is offline, clean).
+    pub online: bool,
+    /// Still unclean (fencing was needed but cannot run).
+    pub unclean: bool,
+    /// In standby (configured, or because of an `on-fail=standby` failure).
+    pub standby: bool,
+}
+
+/// Everything the engine decided.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Transition {
+    /// The Transition Summary, in crm_simulate's order (resources in
+    /// configuration order, then fencing).
+    pub summary: Vec<Change>,
+    /// Every action of the graph.
+    pub actions: Vec<Action>,
+    /// The graph's edges: (before, after) as indexes into `actions`.
+    pub edges: Vec<(usize, usize)>,
+    /// Allocation scores.
+    pub scores: Vec<AllocationScore>,
+    /// Every instance after the transition (stopped ones included), in
+    /// configuration order.
+    pub placement: Vec<Placed>,
+    /// Every node after the transition.
+    pub nodes: Vec<NodeAfter>,
+}
