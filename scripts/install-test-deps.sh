@@ -26,11 +26,13 @@
 #                                  its guest kernel and busybox are apt-get *downloaded*
 #                                  by scripts/build-qemu-guest.sh, not installed
 #   xz-utils                       unpacks the guest kernel (build-qemu-guest.sh)
+#   pacemaker-cli-utils            crm_simulate 2.1.5: the policy engine's oracle and
+#                                  the peer of the placement benchmark (bench/crm-placement.sh)
 set -euo pipefail
 
 MODE=${1:-all}
 DEMO_PKGS=(build-essential pkg-config ca-certificates curl iproute2 socat procps)
-ALL_PKGS=("${DEMO_PKGS[@]}" tcpdump util-linux heartbeat openipmi ipmitool fence-agents cluster-glue libxml2-utils qemu-system-x86 xz-utils)
+ALL_PKGS=("${DEMO_PKGS[@]}" tcpdump util-linux heartbeat openipmi ipmitool fence-agents cluster-glue libxml2-utils qemu-system-x86 xz-utils pacemaker-cli-utils)
 case "$MODE" in
   all) PKGS=("${ALL_PKGS[@]}") ;;
   --demo) PKGS=("${DEMO_PKGS[@]}") ;;

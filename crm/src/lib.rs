@@ -18,6 +18,9 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod cib;
 pub mod model;
+pub mod policy;
 pub mod score;
+pub mod simulate;
 pub mod transition;

@@ -44,6 +44,15 @@ pub struct Cluster {
     pub history: Vec<History>,
     /// Resources found in the history but not in the configuration.
     pub orphans: Vec<Orphan>,
+    /// Nodes the history bans a resource from (-INFINITY there), whatever
+    /// the constraints say: a probe that found the agent not installed or
+    /// not configured, a hard error (the node cannot run it), a fatal error
+    /// (no node can), a failed stop.
+    pub history_bans: Vec<HistoryBan>,
+    /// Probes whose failure Pacemaker masks (the agent is not installed or
+    /// its parameters are invalid on that node), in history order; status
+    /// output shows them as `Stopped (not installed)`.
+    pub failed_probes: Vec<FailedProbe>,
     /// Whether the partition has quorum (`have-quorum`).
     pub have_quorum: bool,
     /// The designated coordinator, when known.
@@ -147,6 +156,13 @@ pub struct Node {
     pub pending: bool,
     /// Node attributes (configuration and transient), `#uname` included.
     pub attributes: BTreeMap<String, String>,
+    /// The node's base score (`score` attribute of `<node>`, default 0):
+    /// every resource starts with this score on the node.
+    pub score: Score,
+    /// Why an unclean node must be fenced, in Pacemaker's words (`peer is
+    /// no longer part of the cluster`, `rsc1 failed there`, …); None when
+    /// unknown (the Fence line then says `node is unclean`).
+    pub unclean_reason: Option<String>,
 }
 
 /// A resource: primitive, group or clone.
@@ -214,6 +230,8 @@ pub struct Operation {
     pub enabled: bool,
     /// The operation's timeout, milliseconds.
     pub timeout_ms: Option<u64>,
+    /// `start-delay`, milliseconds (0: none).
+    pub start_delay_ms: u64,
 }
 
 /// A group.
@@ -466,6 +484,10 @@ pub struct Order {
     /// `symmetrical` (default true, false for Serialize): the reverse
     /// order applies to the inverse actions.
     pub symmetrical: bool,
+    /// `require-all` (default true; deprecated): false lets `then` start
+    /// once any one instance of the clone `first` is up, as `clone-min=1`
+    /// would (an explicit `clone-min` on `first` takes precedence).
+    pub require_all: bool,
 }
 
 /// What the history of one primitive on one node leaves: its role there,
@@ -492,6 +514,36 @@ pub struct History {
     pub fail_count: u32,
     /// Unix time of the last failure (last-failure-*), for failure-timeout.
     pub last_failure: Option<i64>,
+    /// A role the failures cap the resource at for now, whatever its
+    /// target role: Stopped after `on-fail=stop` (or a demote failure with
+    /// `on-fail=block`), Unpromoted after a failed promote.
+    pub next_role: Option<Role>,
+    /// A failure was ignored (`on-fail=ignore`): the resource counts as
+    /// running, and status output says "failure ignored".
+    pub failure_ignored: bool,
+}
+
+/// A ban the history imposes (Pacemaker's `hard-error`,
+/// `masked-probe-failure`, `fatal-error` and `__stop_fail__` locations).
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryBan {
+    /// The resource as named in the history (the engine bans the whole
+    /// clone for a clone's primitive, as Pacemaker does).
+    pub resource: ResourceId,
+    /// The node, or None for every node (a fatal error).
+    pub node: Option<NodeId>,
+}
+
+/// A probe that failed in a way Pacemaker masks: exit code 5 (not
+/// installed) or 2 (invalid parameter), or execution status "not installed".
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailedProbe {
+    /// The resource as named in the history (a clone's primitive).
+    pub resource: ResourceId,
+    /// The node it was probed on.
+    pub node: NodeId,
+    /// The probe's OCF exit code.
+    pub rc: i32,
 }
 
 /// A resource in the history that the configuration no longer has.

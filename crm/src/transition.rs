@@ -151,10 +151,17 @@ pub struct AllocationScore {
     pub stage: String,
     /// The resource (`rsc`, `rsc:0`, `grp`).
     pub resource: String,
-    /// The node.
+    /// The node. In the `promotion` stage an instance that will not be
+    /// active has none: [`AllocationScore::NO_NODE`] (crm_simulate prints
+    /// `none`).
     pub node: NodeId,
     /// The score.
     pub score: Score,
+}
+
+impl AllocationScore {
+    /// The node of a `promotion` line for an instance that will not run.
+    pub const NO_NODE: NodeId = NodeId(usize::MAX);
 }
 
 /// Where one instance stands after the transition.
@@ -205,4 +212,25 @@ pub struct Transition {
     pub placement: Vec<Placed>,
     /// Every node after the transition.
     pub nodes: Vec<NodeAfter>,
+    /// Why summary lines happen and which cannot run; lines without a note
+    /// have no reason shown and are runnable.
+    pub notes: Vec<ChangeNote>,
+    /// Resources the history has but the configuration no longer does,
+    /// stopped by this transition (`stop-orphan-resources`): indexes into
+    /// [`crate::model::Cluster::orphans`] (`Stop rsc ( node )  due to node
+    /// availability`; gone from the revised status).
+    pub stopped_orphans: Vec<usize>,
+}
+
+/// Detail of one Transition Summary line: crm_simulate's `due to <reason>`
+/// and `(blocked)` (the line's action cannot run: no quorum, an unrunnable
+/// mandatory order, a stop that needs fencing that cannot happen, …).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChangeNote {
+    /// Index of the line in [`Transition::summary`].
+    pub change: usize,
+    /// Why (`node availability`, `no quorum`, `required rsc4 start`, …).
+    pub reason: Option<String>,
+    /// The action cannot run in this transition.
+    pub blocked: bool,
 }

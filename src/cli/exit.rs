@@ -38,6 +38,9 @@ pub fn for_error(error: &anyhow::Error) -> ExitCode {
                 _ => FAILURE,
             });
         }
+        if let Some(e) = cause.downcast_ref::<super::crm::CrmError>() {
+            return ExitCode::from(if e.is_config() { CONFIG } else { FAILURE });
+        }
         if let Some(e) = cause.downcast_ref::<crate::config::ConfigError>() {
             return ExitCode::from(match e.kind() {
                 ErrorKind::Auth => AUTH,

@@ -1,6 +1,7 @@
 //! The `ironbeat` command line: argument parsing and the one place where
 //! errors become exit codes.
 
+pub mod crm;
 pub mod exit;
 pub mod fence_agent;
 pub mod link;
@@ -30,6 +31,16 @@ enum Command {
     /// Build a two-node cluster in network namespaces on this machine and
     /// show what the link layer sees when cables are pulled and nodes die.
     Demo(DemoArgs),
+    /// The policy engine: what the cluster manager would decide.
+    #[command(subcommand)]
+    Crm(CrmCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum CrmCommand {
+    /// Read a Pacemaker CIB and print what would happen, as `crm_simulate -S`
+    /// prints it: current status, Transition Summary, revised status.
+    Simulate(crm::SimulateArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -71,6 +82,7 @@ pub fn main() -> ExitCode {
         Command::Link(LinkCommand::Watch(args)) => link::watch(&args),
         Command::Link(LinkCommand::SendArp(args)) => link::send_arp(&args),
         Command::Demo(args) => run_demo(&args),
+        Command::Crm(CrmCommand::Simulate(args)) => crm::simulate(&args),
     };
     match result {
         Ok(()) => exit::OK,

@@ -24,6 +24,7 @@ mod hacf;
 mod hadir;
 mod model;
 mod native;
+pub mod to_crm;
 mod values;
 
 pub use error::ConfigError;

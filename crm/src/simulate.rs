@@ -1,0 +1,3287 @@
+//! crm_simulate-style rendering of a cluster and of what the engine decided.
+//!
+//! The text matches what Pacemaker 2.1.5's `crm_simulate -S` prints
+//! (`LC_ALL=C`, text output) for the parts that describe placement:
+//!
+//! * [`current_status`]: `Current cluster status:` — the node list and the
+//!   full list of resources, derived from the model's history;
+//! * [`transition_summary`]: `Transition Summary:` — one line per change,
+//!   with crm_simulate's column alignment;
+//! * [`revised_status`]: `Revised Cluster Status:` — the same list after the
+//!   transition;
+//! * [`scores`]: the allocation score lines of `--show-scores`;
+//! * [`placement_lines`]: the normalised `action` / `node` / `place` lines of
+//!   the scheduler corpus (`placement/T.placement`), for conformance tests;
+//! * [`to_json`]: everything above for tools.
+//!
+//! [`executed_actions`] prints the low-level actions in a readable form (the
+//! `Executing Cluster Transition:` section); its order is the graph's, not
+//! crm_simulate's. [`simulation`] puts the sections together.
+//!
+//! Rendering never fails: indexes the model does not hold are printed as
+//! `?`, never a panic.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt::Write as _;
+
+use serde_json::{json, Value};
+
+use crate::model::{
+    Cluster, FenceAction, MultipleActive, NodeId, OnFail, Requires, ResourceId, ResourceKind, Role,
+    Task,
+};
+use crate::transition::{Action, Change, ChangeNote, Instance, Placed, Transition};
+
+/// Which sections [`simulation`] prints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Sections {
+    /// Print the allocation scores (`--show-scores`) before the summary.
+    pub scores: bool,
+    /// Print `Using the original execution date of: …` first (the CIB's
+    /// `execution-date`, Unix seconds), as crm_simulate does.
+    pub execution_date: Option<i64>,
+}
+
+/// The whole `crm_simulate -S` text: notices, current status, (scores,)
+/// transition summary, executed actions and revised status.
+pub fn simulation(cluster: &Cluster, transition: &Transition, sections: Sections) -> String {
+    let mut out = String::new();
+    if let Some(date) = sections.execution_date {
+        let _ = writeln!(
+            out,
+            "Using the original execution date of: {}Z",
+            format_utc(date)
+        );
+    }
+    out.push_str(&notices(cluster));
+    out.push_str(&current_status(cluster));
+    out.push('\n');
+    if sections.scores {
+        out.push_str("Allocation Scores:\n");
+        for line in scores(cluster, transition).lines() {
+            let _ = writeln!(out, "  * {line}");
+        }
+        out.push('\n');
+    }
+    out.push_str(&transition_summary(cluster, transition));
+    out.push('\n');
+    out.push_str(&executed_actions(cluster, transition));
+    out.push('\n');
+    out.push_str(&revised_status(cluster, transition));
+    out
+}
+
+/// The lines crm_simulate prints before the current status: maintenance
+/// mode, and how many resource instances are disabled or blocked.
+pub fn notices(cluster: &Cluster) -> String {
+    let view = current_view(cluster);
+    let mut out = String::new();
+    if cluster.options.maintenance_mode {
+        out.push_str(
+            "\n              *** Resource management is DISABLED ***\n  \
+             The cluster will not attempt to start, stop or recover services\n\n",
+        );
+    }
+    let (total, disabled, blocked) = view.instance_counts();
+    if disabled > 0 || blocked > 0 {
+        let _ = writeln!(
+            out,
+            "{disabled} of {total} resource instances DISABLED and {blocked} BLOCKED from \
+             further action due to failure\n"
+        );
+    }
+    out
+}
+
+/// `Current cluster status:` with the node list and every resource, as the
+/// model's history leaves them.
+pub fn current_status(cluster: &Cluster) -> String {
+    let view = current_view(cluster);
+    render_status("Current cluster status", &view, true)
+}
+
+/// `Revised Cluster Status:` — nodes and resources after the transition.
+pub fn revised_status(cluster: &Cluster, transition: &Transition) -> String {
+    let view = revised_view(cluster, transition);
+    render_status("Revised Cluster Status", &view, false)
+}
+
+/// `Transition Summary:` — one line per change, fencing first, aligned as
+/// crm_simulate aligns them.
+pub fn transition_summary(cluster: &Cluster, transition: &Transition) -> String {
+    let mut out = String::from("Transition Summary:\n");
+    let lines = summary_lines(cluster, transition);
+    // crm_simulate formats the summary twice (to its log, then to stdout)
+    // with column widths that only grow, so every printed line uses the
+    // widths of the whole summary.
+    let mut widths = Widths::default();
+    for line in &lines {
+        line.text(&mut widths);
+    }
+    for line in &lines {
+        let _ = writeln!(out, "  * {}", line.text(&mut widths));
+    }
+    out
+}
+
+/// The allocation score lines (`--show-scores`), in the engine's order:
+/// `pcmk__primitive_assign: rsc allocation score on node1: 100`, and
+/// `rsc:0 promotion score on node1: 10` for the `promotion` stage.
+pub fn scores(cluster: &Cluster, transition: &Transition) -> String {
+    let mut out = String::new();
+    for s in &transition.scores {
+        let node = node_name(cluster, s.node);
+        if s.stage == "promotion" {
+            let _ = writeln!(
+                out,
+                "{} promotion score on {}: {}",
+                s.resource, node, s.score
+            );
+        } else {
+            let _ = writeln!(
+                out,
+                "{}: {} allocation score on {}: {}",
+                s.stage, s.resource, node, s.score
+            );
+        }
+    }
+    out
+}
+
+/// `Executing Cluster Transition:` — every action of the graph, in an order
+/// that respects its edges: `* Resource action: rsc start on node1`,
+/// `* Pseudo action: grp_running_0`, `* Fencing node1 (reboot)`.
+pub fn executed_actions(cluster: &Cluster, transition: &Transition) -> String {
+    let mut out = String::from("Executing Cluster Transition:\n");
+    for index in graph_order(transition) {
+        let text = match &transition.actions[index] {
+            Action::Resource {
+                instance,
+                task,
+                node,
+            } => format!(
+                "Resource action: {:<15} {} on {}",
+                instance_label(cluster, *instance),
+                task,
+                node_name(cluster, *node)
+            ),
+            Action::Probe { instance, node } => format!(
+                "Resource action: {:<15} monitor on {}",
+                instance_label(cluster, *instance),
+                node_name(cluster, *node)
+            ),
+            Action::Monitor {
+                instance,
+                node,
+                interval_ms,
+            } => format!(
+                "Resource action: {:<15} monitor={} on {}",
+                instance_label(cluster, *instance),
+                interval_ms,
+                node_name(cluster, *node)
+            ),
+            Action::Fence { node, action } => format!(
+                "Fencing {} ({})",
+                node_name(cluster, *node),
+                fence_action_name(*action)
+            ),
+            Action::Pseudo {
+                resource,
+                task,
+                done,
+            } => format!(
+                "Pseudo action:   {}_{}_0",
+                resource_name(cluster, *resource),
+                pseudo_task_name(*task, *done)
+            ),
+        };
+        let _ = writeln!(out, "  * {text}");
+    }
+    out
+}
+
+/// The normalised, sorted lines of the scheduler corpus's
+/// `placement/T.placement`: one `action` line per summary line (`reason=`
+/// last), one `node` line per node after the transition, one `place` line
+/// per (instance, node) after the transition.
+pub fn placement_lines(cluster: &Cluster, transition: &Transition) -> Vec<String> {
+    let mut lines = Vec::new();
+    for line in summary_lines(cluster, transition) {
+        lines.push(line.placement());
+    }
+    let view = revised_view(cluster, transition);
+    for node in &view.nodes {
+        lines.push(format!(
+            "node\t{}\tonline={}\tstandby={}\tmaintenance={}\tunclean={}\tshutdown={}",
+            node.name, node.online, node.standby, node.maintenance, node.unclean, node.shutdown
+        ));
+    }
+    for place in view.places() {
+        lines.push(format!(
+            "place\t{}\t{}\t{}\t{}",
+            place.path,
+            place.role,
+            place.node.as_deref().unwrap_or("-"),
+            if place.flags.is_empty() {
+                "-".to_string()
+            } else {
+                place.flags.join(",")
+            }
+        ));
+    }
+    lines.sort();
+    lines
+}
+
+/// Everything in one JSON document for tools: `nodes` and `resources`
+/// (current and revised), `summary`, `actions` with `edges`, and `scores`.
+pub fn to_json(cluster: &Cluster, transition: &Transition) -> Value {
+    to_json_with(cluster, transition, true)
+}
+
+/// [`to_json`], with the allocation scores only when `with_scores` (they
+/// are one entry per resource, node and assignment stage: the bulk of the
+/// document on a large cluster).
+pub fn to_json_with(cluster: &Cluster, transition: &Transition, with_scores: bool) -> Value {
+    let current = current_view(cluster);
+    let revised = revised_view(cluster, transition);
+    let summary: Vec<Value> = summary_lines(cluster, transition)
+        .iter()
+        .map(SummaryLine::json)
+        .collect();
+    let actions: Vec<Value> = transition
+        .actions
+        .iter()
+        .map(|a| action_json(cluster, a))
+        .collect();
+    let scores: Vec<Value> = transition
+        .scores
+        .iter()
+        .take(if with_scores { usize::MAX } else { 0 })
+        .map(|s| {
+            json!({
+                "stage": s.stage,
+                "resource": s.resource,
+                "node": node_name(cluster, s.node),
+                "score": s.score.to_string(),
+            })
+        })
+        .collect();
+    let mut doc = json!({
+        "current": current.json(),
+        "summary": summary,
+        "actions": actions,
+        "edges": transition.edges,
+        "revised": revised.json(),
+    });
+    if let (true, Some(map)) = (with_scores, doc.as_object_mut()) {
+        map.insert("scores".into(), Value::Array(scores));
+    }
+    doc
+}
+
+// ---------------------------------------------------------------------------
+// Names
+
+fn node_name(cluster: &Cluster, node: NodeId) -> &str {
+    cluster.nodes.get(node.0).map_or("?", |n| n.name.as_str())
+}
+
+fn resource_name(cluster: &Cluster, id: ResourceId) -> &str {
+    cluster.resources.get(id.0).map_or("?", |r| r.id.as_str())
+}
+
+/// `rsc`, or `rsc:N` for a clone instance.
+fn instance_label(cluster: &Cluster, instance: Instance) -> String {
+    match instance.number {
+        Some(n) => format!("{}:{}", resource_name(cluster, instance.resource), n),
+        None => resource_name(cluster, instance.resource).to_string(),
+    }
+}
+
+fn fence_action_name(action: FenceAction) -> &'static str {
+    match action {
+        FenceAction::Reboot => "reboot",
+        FenceAction::Off => "off",
+    }
+}
+
+fn pseudo_task_name(task: Task, done: bool) -> &'static str {
+    match (task, done) {
+        (Task::Start, false) => "start",
+        (Task::Start, true) => "running",
+        (Task::Stop, false) => "stop",
+        (Task::Stop, true) => "stopped",
+        (Task::Promote, false) => "promote",
+        (Task::Promote, true) => "promoted",
+        (Task::Demote, false) => "demote",
+        (Task::Demote, true) => "demoted",
+    }
+}
+
+/// The clone holding a resource (itself, a parent or a grandparent).
+fn clone_of(cluster: &Cluster, id: ResourceId) -> Option<ResourceId> {
+    let mut current = Some(id);
+    let mut steps = 0;
+    while let Some(c) = current {
+        let r = cluster.resources.get(c.0)?;
+        if matches!(r.kind, ResourceKind::Clone(_)) {
+            return Some(c);
+        }
+        current = r.parent;
+        steps += 1;
+        if steps > cluster.resources.len() {
+            return None;
+        }
+    }
+    None
+}
+
+fn clone_data(cluster: &Cluster, id: ResourceId) -> Option<&crate::model::Clone> {
+    match &cluster.resources.get(id.0)?.kind {
+        ResourceKind::Clone(c) => Some(c),
+        _ => None,
+    }
+}
+
+fn is_promotable(cluster: &Cluster, id: ResourceId) -> bool {
+    clone_of(cluster, id)
+        .and_then(|c| clone_data(cluster, c))
+        .is_some_and(|c| c.promotable)
+}
+
+/// `clone-max`, defaulting to the number of nodes.
+fn clone_max(cluster: &Cluster, clone: &crate::model::Clone) -> usize {
+    clone.clone_max.map_or(cluster.nodes.len(), |m| m as usize)
+}
+
+/// The role crm_simulate shows: Started inside a promotable clone is
+/// Unpromoted.
+fn displayable_role(role: Role, promotable: bool) -> Role {
+    if role == Role::Started && promotable {
+        Role::Unpromoted
+    } else {
+        role
+    }
+}
+
+/// Pacemaker's node name order: case-insensitive, runs of digits compared
+/// as numbers (`node2` before `node10`).
+pub fn compare_node_names(a: &str, b: &str) -> std::cmp::Ordering {
+    use std::cmp::Ordering;
+    let a = a.as_bytes();
+    let b = b.as_bytes();
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        if a[i].is_ascii_digit() && b[j].is_ascii_digit() {
+            let si = i;
+            while i < a.len() && a[i].is_ascii_digit() {
+                i += 1;
+            }
+            let sj = j;
+            while j < b.len() && b[j].is_ascii_digit() {
+                j += 1;
+            }
+            let na = trim_zeros(&a[si..i]);
+            let nb = trim_zeros(&b[sj..j]);
+            let by_value = na.len().cmp(&nb.len()).then_with(|| na.cmp(nb));
+            if by_value != Ordering::Equal {
+                return by_value;
+            }
+            let by_length = (i - si).cmp(&(j - sj));
+            if by_length != Ordering::Equal {
+                return by_length;
+            }
+        } else {
+            let (x, y) = (a[i].to_ascii_lowercase(), b[j].to_ascii_lowercase());
+            if x != y {
+                return x.cmp(&y);
+            }
+            i += 1;
+            j += 1;
+        }
+    }
+    (a.len() - i.min(a.len()))
+        .min(1)
+        .cmp(&(b.len() - j.min(b.len())).min(1))
+}
+
+fn trim_zeros(digits: &[u8]) -> &[u8] {
+    let first = digits
+        .iter()
+        .position(|&d| d != b'0')
+        .unwrap_or(digits.len());
+    &digits[first..]
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in UTC for Unix seconds.
+fn format_utc(seconds: i64) -> String {
+    let days = seconds.div_euclid(86_400);
+    let secs = seconds.rem_euclid(86_400);
+    // Civil-from-days (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        y,
+        m,
+        d,
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}
+
+// ---------------------------------------------------------------------------
+// Status views: what the node and resource lists show
+
+/// A node as the status sections show it.
+#[derive(Debug, Clone, PartialEq, Default)]
+struct NodeView {
+    /// The node's name.
+    name: String,
+    /// The node's state flags, as the model (or the transition) has them.
+    online: bool,
+    unclean: bool,
+    pending: bool,
+    standby: bool,
+    standby_onfail: bool,
+    maintenance: bool,
+    shutdown: bool,
+    /// Some resource is active there.
+    active_resources: bool,
+    /// 1 green, 0 yellow, -1 red (node-health-strategy).
+    health: i32,
+}
+
+/// One primitive (or clone instance of one) as the status sections show it.
+#[derive(Debug, Clone, PartialEq)]
+struct PrimitiveView {
+    /// The resource, when configured (orphans have none).
+    resource: Option<ResourceId>,
+    /// The name printed (and the last element of a `place` path): `rsc`,
+    /// or `rsc:2` in globally-unique clones.
+    label: String,
+    /// `class:provider:type`.
+    agent: String,
+    /// Nodes it is active on, in history order.
+    running_on: Vec<NodeId>,
+    /// The highest role it has there (Stopped when inactive).
+    role: Role,
+    /// A pending operation and where (shown in the current status).
+    pending: Option<(Task, NodeId)>,
+    /// A failure needs handling (`FAILED`).
+    failed: bool,
+    /// Not in the configuration, or an instance beyond `clone-max`.
+    orphan: bool,
+    /// Left alone after a failure or multiple activity (`blocked`).
+    blocked: bool,
+    /// The cluster may act on it (`unmanaged` when not).
+    managed: bool,
+    /// A failure with `on-fail=ignore` (`failure ignored`).
+    failure_ignored: bool,
+    /// Its effective `target-role`.
+    target_role: Option<Role>,
+    /// Inside a promotable clone (Started shows as Unpromoted).
+    promotable: bool,
+    /// Masked probe failures of this resource: (node, OCF exit code).
+    failed_probes: Vec<(NodeId, i32)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct GroupView {
+    /// `grp`, or `grp:N` inside a clone.
+    id: String,
+    /// Its members, in order.
+    members: Vec<PrimitiveView>,
+    /// The group's own `is-managed` (`unmanaged` in its header).
+    managed: bool,
+    /// Its target-role stops it (`disabled` in its header).
+    disabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum InstanceView {
+    Primitive(PrimitiveView),
+    Group(GroupView),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct CloneView {
+    /// The clone's id.
+    id: String,
+    /// The cloned resource's id (`Clone Set: c [child]`).
+    child_id: String,
+    /// Promotable (`Promoted:` / `Unpromoted:` lists).
+    promotable: bool,
+    /// Globally unique (every instance listed by name).
+    unique: bool,
+    /// The clone's own `is-managed`.
+    managed: bool,
+    /// Its target-role stops it (or keeps a promotable clone unpromoted).
+    disabled: bool,
+    /// target-role of the clone, else of its child.
+    configured_role: Option<Role>,
+    /// `clone-max`.
+    clone_max: usize,
+    /// Instances by number, orphan instances last.
+    instances: Vec<InstanceView>,
+    /// Nodes an inactive instance could be listed on (`Stopped: [ … ]`).
+    allowed: Vec<NodeId>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum ItemView {
+    Primitive(PrimitiveView),
+    Group(GroupView),
+    Clone(CloneView),
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+struct StatusView {
+    /// Every node, in Pacemaker's name order.
+    nodes: Vec<NodeView>,
+    /// Node names by NodeId.
+    names: Vec<String>,
+    /// Online flag by NodeId.
+    online: Vec<bool>,
+    /// Unclean flag by NodeId.
+    unclean: Vec<bool>,
+    items: Vec<ItemView>,
+}
+
+/// A `place` line before formatting.
+struct Place {
+    path: String,
+    role: Role,
+    node: Option<String>,
+    flags: Vec<&'static str>,
+}
+
+impl PrimitiveView {
+    fn active(&self, view: &StatusView) -> bool {
+        self.running_on.iter().any(|&n| {
+            let unclean = view.unclean.get(n.0).copied().unwrap_or(false);
+            let online = view.online.get(n.0).copied().unwrap_or(false);
+            unclean || online || !self.managed
+        })
+    }
+
+    /// Whether this member makes its group or clone count as running
+    /// somewhere: Pacemaker adds the node of an unmanaged resource to its
+    /// parents only when the node is online.
+    fn runs_for_parent(&self, view: &StatusView) -> bool {
+        self.running_on
+            .iter()
+            .any(|&n| self.managed || view.online.get(n.0).copied().unwrap_or(false))
+    }
+
+    fn display_role(&self) -> Role {
+        displayable_role(self.role, self.promotable)
+    }
+
+    fn disabled(&self) -> bool {
+        self.target_role == Some(Role::Stopped)
+            || (self.promotable && self.target_role == Some(Role::Unpromoted))
+    }
+
+    /// The text after the agent: ` Started node1 (blocked)`.
+    fn state_text(&self, view: &StatusView, show_pending: bool) -> String {
+        let mut s = String::new();
+        if self.orphan {
+            s.push_str(" ORPHANED");
+        }
+        let role = self.display_role();
+        if self.failed {
+            s.push_str(" FAILED");
+            if role == Role::Promoted {
+                s.push_str(" Promoted");
+            }
+        } else {
+            let pending = if show_pending {
+                self.pending.map(|(task, _)| match task {
+                    Task::Start => "Starting",
+                    Task::Stop => "Stopping",
+                    Task::Promote => "Promoting",
+                    Task::Demote => "Demoting",
+                })
+            } else {
+                None
+            };
+            s.push(' ');
+            s.push_str(pending.unwrap_or(role_text(role)));
+        }
+        let multiple = self.running_on.len() > 1;
+        let node = if multiple {
+            None
+        } else {
+            self.running_on.first().copied().or(if show_pending {
+                self.pending.map(|(_, n)| n)
+            } else {
+                None
+            })
+        };
+        if let Some(n) = node {
+            s.push(' ');
+            s.push_str(view.name(n));
+        }
+        if role == Role::Stopped {
+            let probe = self
+                .failed_probes
+                .iter()
+                .find(|(n, _)| node.is_none() || node == Some(*n));
+            if let Some((_, rc)) = probe {
+                let _ = write!(s, " ({}) ", ocf_exit_text(*rc));
+            }
+        }
+        let mut flags: Vec<String> = Vec::new();
+        if let Some(n) = node {
+            if !view.online.get(n.0).copied().unwrap_or(false)
+                && view.unclean.get(n.0).copied().unwrap_or(false)
+            {
+                flags.push("UNCLEAN".into());
+            }
+        }
+        match self.target_role {
+            Some(Role::Stopped) => flags.push("disabled".into()),
+            Some(Role::Unpromoted) if self.promotable => {
+                flags.push("target-role:Unpromoted".into())
+            }
+            _ => {}
+        }
+        if self.blocked {
+            flags.push("blocked".into());
+        } else if !self.managed {
+            flags.push("unmanaged".into());
+        }
+        if self.failure_ignored {
+            flags.push("failure ignored".into());
+        }
+        if !flags.is_empty() {
+            let _ = write!(s, " ({})", flags.join(", "));
+        }
+        if multiple {
+            s.push_str(" [");
+            for n in &self.running_on {
+                s.push(' ');
+                s.push_str(view.name(*n));
+            }
+            s.push_str(" ]");
+        }
+        s
+    }
+
+    fn line(&self, view: &StatusView, show_pending: bool) -> String {
+        format!(
+            "{}\t({}):\t{}",
+            self.label,
+            self.agent,
+            self.state_text(view, show_pending)
+        )
+    }
+}
+
+/// Pacemaker's text for an OCF exit code (`services_ocf_exitcode_str`).
+fn ocf_exit_text(rc: i32) -> &'static str {
+    match rc {
+        0 => "ok",
+        1 => "error",
+        2 => "invalid parameter",
+        3 => "unimplemented feature",
+        4 => "insufficient privileges",
+        5 => "not installed",
+        6 => "not configured",
+        7 => "not running",
+        8 => "promoted",
+        9 => "promoted (failed)",
+        190 => "degraded",
+        191 => "promoted (degraded)",
+        _ => "unknown",
+    }
+}
+
+fn role_text(role: Role) -> &'static str {
+    match role {
+        Role::Stopped => "Stopped",
+        Role::Started => "Started",
+        Role::Unpromoted => "Unpromoted",
+        Role::Promoted => "Promoted",
+    }
+}
+
+impl GroupView {
+    fn header(&self) -> String {
+        let mut attrs = Vec::new();
+        if !self.managed {
+            attrs.push("unmanaged");
+        }
+        if self.disabled {
+            attrs.push("disabled");
+        }
+        if attrs.is_empty() {
+            format!("Resource Group: {}:", self.id)
+        } else {
+            format!("Resource Group: {} ({}):", self.id, attrs.join(", "))
+        }
+    }
+}
+
+impl InstanceView {
+    fn members(&self) -> Vec<&PrimitiveView> {
+        match self {
+            InstanceView::Primitive(p) => vec![p],
+            InstanceView::Group(g) => g.members.iter().collect(),
+        }
+    }
+
+    fn active_any(&self, view: &StatusView) -> bool {
+        self.members().iter().any(|m| m.active(view))
+    }
+
+    fn active_all(&self, view: &StatusView) -> bool {
+        let members = self.members();
+        !members.is_empty() && members.iter().all(|m| m.active(view))
+    }
+
+    fn pending(&self) -> bool {
+        self.members().iter().any(|m| m.pending.is_some())
+    }
+
+    /// Active somewhere, yet running nowhere for its parents: Pacemaker's
+    /// status output leaves such an instance out.
+    fn hidden(&self, view: &StatusView) -> bool {
+        let members = self.members();
+        members.iter().any(|m| m.active(view)) && !members.iter().any(|m| m.runs_for_parent(view))
+    }
+
+    fn orphan_any(&self) -> bool {
+        self.members().iter().any(|m| m.orphan)
+    }
+
+    fn unmanaged_any(&self) -> bool {
+        self.members().iter().any(|m| !m.managed)
+    }
+
+    fn failed_any(&self) -> bool {
+        self.members().iter().any(|m| m.failed)
+    }
+
+    /// The single node the instance runs on, if it runs on exactly one.
+    fn location(&self) -> Option<NodeId> {
+        let nodes: BTreeSet<NodeId> = self
+            .members()
+            .iter()
+            .flat_map(|m| m.running_on.iter().copied())
+            .collect();
+        if nodes.len() == 1 {
+            nodes.into_iter().next()
+        } else {
+            None
+        }
+    }
+
+    fn role(&self) -> Role {
+        self.members()
+            .iter()
+            .map(|m| m.role)
+            .max()
+            .unwrap_or(Role::Stopped)
+    }
+}
+
+impl StatusView {
+    /// Calls `f` on every primitive of every item.
+    fn for_each_primitive(&mut self, mut f: impl FnMut(&mut PrimitiveView)) {
+        for item in &mut self.items {
+            match item {
+                ItemView::Primitive(p) => f(p),
+                ItemView::Group(g) => g.members.iter_mut().for_each(&mut f),
+                ItemView::Clone(c) => {
+                    for i in &mut c.instances {
+                        match i {
+                            InstanceView::Primitive(p) => f(p),
+                            InstanceView::Group(g) => g.members.iter_mut().for_each(&mut f),
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn name(&self, node: NodeId) -> &str {
+        self.names.get(node.0).map_or("?", |n| n.as_str())
+    }
+
+    /// (instances, disabled, blocked) as crm_simulate counts them.
+    fn instance_counts(&self) -> (usize, usize, usize) {
+        let mut counts = (0, 0, 0);
+        let mut count = |p: &PrimitiveView| {
+            if !p.orphan || p.role > Role::Stopped {
+                counts.0 += 1;
+                if p.disabled() {
+                    counts.1 += 1;
+                }
+                if p.blocked {
+                    counts.2 += 1;
+                }
+            }
+        };
+        for item in &self.items {
+            match item {
+                ItemView::Primitive(p) => count(p),
+                ItemView::Group(g) => g.members.iter().for_each(&mut count),
+                ItemView::Clone(c) => {
+                    for i in &c.instances {
+                        i.members().into_iter().for_each(&mut count);
+                    }
+                }
+            }
+        }
+        counts
+    }
+
+    fn places(&self) -> Vec<Place> {
+        let mut out = Vec::new();
+        let mut add = |path: String, p: &PrimitiveView| {
+            let mut flags = Vec::new();
+            if p.failed {
+                flags.push("failed");
+            }
+            if p.blocked {
+                flags.push("blocked");
+            }
+            if p.orphan {
+                flags.push("orphaned");
+            }
+            if !p.managed {
+                flags.push("unmanaged");
+            }
+            if p.target_role == Some(Role::Stopped) {
+                flags.push("disabled");
+            }
+            let role = p.display_role();
+            if p.running_on.is_empty() {
+                out.push(Place {
+                    path,
+                    role,
+                    node: None,
+                    flags,
+                });
+            } else {
+                for n in &p.running_on {
+                    out.push(Place {
+                        path: path.clone(),
+                        role,
+                        node: Some(self.name(*n).to_string()),
+                        flags: flags.clone(),
+                    });
+                }
+            }
+        };
+        for item in &self.items {
+            if item_hidden(self, item) {
+                continue;
+            }
+            match item {
+                ItemView::Primitive(p) => add(p.label.clone(), p),
+                ItemView::Group(g) => {
+                    for m in &g.members {
+                        add(format!("{}/{}", g.id, m.label), m);
+                    }
+                }
+                ItemView::Clone(c) => {
+                    for i in &c.instances {
+                        if matches!(i, InstanceView::Group(_)) && i.hidden(self) {
+                            continue;
+                        }
+                        match i {
+                            InstanceView::Primitive(p) => add(format!("{}/{}", c.id, p.label), p),
+                            InstanceView::Group(g) => {
+                                for m in &g.members {
+                                    add(format!("{}/{}/{}", c.id, g.id, m.label), m);
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn json(&self) -> Value {
+        let nodes: Vec<Value> = self
+            .nodes
+            .iter()
+            .map(|n| {
+                json!({
+                    "name": n.name,
+                    "online": n.online,
+                    "standby": n.standby,
+                    "maintenance": n.maintenance,
+                    "unclean": n.unclean,
+                    "shutdown": n.shutdown,
+                    "pending": n.pending,
+                })
+            })
+            .collect();
+        let resources: Vec<Value> = self
+            .places()
+            .into_iter()
+            .map(|p| {
+                json!({
+                    "path": p.path,
+                    "role": role_text(p.role),
+                    "node": p.node,
+                    "flags": p.flags,
+                })
+            })
+            .collect();
+        json!({ "nodes": nodes, "resources": resources })
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Rendering a status view
+
+fn render_status(title: &str, view: &StatusView, show_pending: bool) -> String {
+    let mut out = format!("{title}:\n");
+    out.push_str("  * Node List:\n");
+    let mut online = Vec::new();
+    let mut offline = Vec::new();
+    for node in &view.nodes {
+        let individual = node.unclean
+            || node.pending
+            || (node.standby_onfail && node.online)
+            || node.standby
+            || node.maintenance
+            || node.health <= 0;
+        if individual {
+            let mut line = format!("Node {}: {}", node.name, node_status_text(node));
+            if node.health < 0 {
+                line.push_str(" (health is RED)");
+            } else if node.health == 0 {
+                line.push_str(" (health is YELLOW)");
+            }
+            let _ = writeln!(out, "    * {line}");
+        } else if node.online {
+            online.push(node.name.as_str());
+        } else {
+            offline.push(node.name.as_str());
+        }
+    }
+    if !online.is_empty() {
+        let _ = writeln!(out, "    * Online: [ {} ]", online.join(" "));
+    }
+    if !offline.is_empty() {
+        let _ = writeln!(out, "    * OFFLINE: [ {} ]", offline.join(" "));
+    }
+    out.push('\n');
+    out.push_str("  * Full List of Resources:\n");
+    let mut printed = false;
+    for item in &view.items {
+        let mut lines = Vec::new();
+        match item {
+            ItemView::Primitive(p) => {
+                if p.orphan && !p.active(view) {
+                    continue;
+                }
+                lines.push((0, p.line(view, show_pending)));
+            }
+            ItemView::Group(g) => {
+                if item_hidden(view, item) {
+                    continue;
+                }
+                group_lines(view, g, 0, show_pending, &mut lines)
+            }
+            ItemView::Clone(c) => {
+                if item_hidden(view, item) {
+                    continue;
+                }
+                clone_lines(view, c, show_pending, &mut lines)
+            }
+        }
+        for (depth, line) in lines {
+            printed = true;
+            let _ = writeln!(out, "    {}* {}", "  ".repeat(depth), line);
+        }
+    }
+    if !printed {
+        out.push_str("    * No resources\n");
+    }
+    out
+}
+
+/// Whether Pacemaker's resource list leaves a group or clone out: it is
+/// active (on an unclean node) but running nowhere for its parents.
+fn item_hidden(view: &StatusView, item: &ItemView) -> bool {
+    match item {
+        ItemView::Primitive(_) => false,
+        ItemView::Group(g) => {
+            g.members.iter().any(|m| m.active(view))
+                && !g.members.iter().any(|m| m.runs_for_parent(view))
+        }
+        ItemView::Clone(c) => {
+            c.instances
+                .iter()
+                .any(|i| i.members().iter().any(|m| m.active(view)))
+                && !c
+                    .instances
+                    .iter()
+                    .any(|i| i.members().iter().any(|m| m.runs_for_parent(view)))
+        }
+    }
+}
+
+fn node_status_text(node: &NodeView) -> &'static str {
+    if node.unclean {
+        if node.online {
+            "UNCLEAN (online)"
+        } else if node.pending {
+            "UNCLEAN (pending)"
+        } else {
+            "UNCLEAN (offline)"
+        }
+    } else if node.pending {
+        "pending"
+    } else if node.standby_onfail && node.online {
+        "standby (on-fail)"
+    } else if node.standby {
+        if node.online {
+            if node.active_resources {
+                "standby (with active resources)"
+            } else {
+                "standby"
+            }
+        } else {
+            "OFFLINE (standby)"
+        }
+    } else if node.maintenance {
+        if node.online {
+            "maintenance"
+        } else {
+            "OFFLINE (maintenance)"
+        }
+    } else if node.online {
+        "online"
+    } else {
+        "OFFLINE"
+    }
+}
+
+fn group_lines(
+    view: &StatusView,
+    group: &GroupView,
+    depth: usize,
+    show_pending: bool,
+    lines: &mut Vec<(usize, String)>,
+) {
+    lines.push((depth, group.header()));
+    for m in &group.members {
+        lines.push((depth + 1, m.line(view, show_pending)));
+    }
+}
+
+fn clone_lines(
+    view: &StatusView,
+    clone: &CloneView,
+    show_pending: bool,
+    lines: &mut Vec<(usize, String)>,
+) {
+    let mut attrs = Vec::new();
+    if clone.promotable {
+        attrs.push("promotable");
+    }
+    if clone.unique {
+        attrs.push("unique");
+    }
+    if !clone.managed {
+        attrs.push("unmanaged");
+    }
+    if clone.disabled {
+        attrs.push("disabled");
+    }
+    let header = if attrs.is_empty() {
+        format!("Clone Set: {} [{}]:", clone.id, clone.child_id)
+    } else {
+        format!(
+            "Clone Set: {} [{}] ({}):",
+            clone.id,
+            clone.child_id,
+            attrs.join(", ")
+        )
+    };
+    lines.push((0, header));
+    let mut promoted: Vec<NodeId> = Vec::new();
+    let mut started: Vec<NodeId> = Vec::new();
+    for instance in &clone.instances {
+        if matches!(instance, InstanceView::Group(_)) && instance.hidden(view) {
+            continue;
+        }
+        let partially_active = instance.active_any(view);
+        let print_full = if clone.unique || (show_pending && instance.pending()) {
+            true
+        } else if !partially_active {
+            false
+        } else if instance.orphan_any() || instance.unmanaged_any() || instance.failed_any() {
+            true
+        } else if instance.active_all(view) {
+            match instance.location() {
+                Some(node) => {
+                    let online = view.online.get(node.0).copied().unwrap_or(false);
+                    let unclean = view.unclean.get(node.0).copied().unwrap_or(false);
+                    if !online && unclean {
+                        true
+                    } else {
+                        if instance.role() > Role::Unpromoted {
+                            promoted.push(node);
+                        } else {
+                            started.push(node);
+                        }
+                        false
+                    }
+                }
+                None => true,
+            }
+        } else {
+            true
+        };
+        if print_full {
+            match instance {
+                InstanceView::Primitive(p) => lines.push((1, p.line(view, show_pending))),
+                InstanceView::Group(g) => group_lines(view, g, 1, show_pending, lines),
+            }
+        }
+    }
+    let sort = |nodes: &mut Vec<NodeId>| {
+        nodes.sort_by(|a, b| compare_node_names(view.name(*a), view.name(*b)));
+    };
+    sort(&mut promoted);
+    sort(&mut started);
+    let list = |nodes: &[NodeId]| {
+        nodes
+            .iter()
+            .map(|n| view.name(*n))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    if !promoted.is_empty() {
+        lines.push((1, format!("Promoted: [ {} ]", list(&promoted))));
+    }
+    if !started.is_empty() {
+        let label = if clone.promotable {
+            if clone.configured_role == Some(Role::Unpromoted) {
+                "Unpromoted (target-role)"
+            } else {
+                "Unpromoted"
+            }
+        } else {
+            "Started"
+        };
+        lines.push((1, format!("{label}: [ {} ]", list(&started))));
+    }
+    let active_instances = promoted.len() + started.len();
+    if !clone.unique && clone.clone_max > active_instances {
+        // The clone's own node list: an unmanaged instance counts only on
+        // an online node.
+        let running: BTreeSet<NodeId> = clone
+            .instances
+            .iter()
+            .flat_map(|i| {
+                i.members()
+                    .into_iter()
+                    .flat_map(|m| {
+                        m.running_on
+                            .iter()
+                            .copied()
+                            .filter(|n| m.managed || view.online.get(n.0).copied().unwrap_or(false))
+                            .collect::<Vec<_>>()
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let mut stopped: Vec<NodeId> = clone
+            .allowed
+            .iter()
+            .copied()
+            .filter(|n| !running.contains(n))
+            .collect();
+        sort(&mut stopped);
+        let probes: Vec<(NodeId, i32)> = clone
+            .instances
+            .first()
+            .map(|i| {
+                i.members()
+                    .first()
+                    .map(|m| m.failed_probes.clone())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default();
+        let mut by_state: BTreeMap<String, Vec<NodeId>> = BTreeMap::new();
+        for node in stopped {
+            let state = match probes.iter().find(|(n, _)| *n == node) {
+                Some((_, rc)) => format!("Stopped ({})", ocf_exit_text(*rc)),
+                None if clone.configured_role == Some(Role::Stopped) => {
+                    "Stopped (disabled)".to_string()
+                }
+                None => "Stopped".to_string(),
+            };
+            by_state.entry(state).or_default().push(node);
+        }
+        for (state, nodes) in by_state {
+            lines.push((1, format!("{state}: [ {} ]", list(&nodes))));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The current view, from the model's history
+
+/// Where each history entry lands: the clone instance (for anonymous
+/// clones, numbered as Pacemaker numbers them while unpacking) and whether
+/// it is an orphan instance.
+#[derive(Debug, Clone, Copy)]
+struct Slot {
+    number: Option<u32>,
+    orphan: bool,
+}
+
+/// The order in which Pacemaker unpacks the history: with fencing
+/// disabled, online nodes first (so active clone instances get the low
+/// numbers), then the rest.
+fn history_order(cluster: &Cluster, st: &State<'_>) -> Vec<usize> {
+    let online = |i: usize| {
+        st.history
+            .get(i)
+            .and_then(|h| st.nodes.get(h.node.0))
+            .is_some_and(|n| n.online)
+    };
+    let mut order: Vec<usize> = (0..st.history.len()).collect();
+    if !cluster.options.stonith_enabled {
+        order.sort_by_key(|&i| !online(i));
+    }
+    order
+}
+
+fn needs_fencing(cluster: &Cluster, id: ResourceId) -> bool {
+    let Some(r) = cluster.resources.get(id.0) else {
+        return false;
+    };
+    match r.meta.requires {
+        Some(Requires::Fencing) => true,
+        Some(_) => false,
+        None => {
+            let stonith_class =
+                matches!(&r.kind, ResourceKind::Primitive(p) if p.class == "stonith");
+            cluster.options.stonith_enabled && !stonith_class
+        }
+    }
+}
+
+/// Numbers the history entries of anonymous clones the way Pacemaker's
+/// unpacker does: an entry joins the instance already active on its node,
+/// else the first instance not active anywhere; a second active history of
+/// the same primitive on one node, an entry when every instance is taken,
+/// and (for resources not requiring fencing) an active entry on a lost node
+/// become orphan instances numbered from `clone-max` up.
+fn assign_slots(cluster: &Cluster, st: &State<'_>) -> Vec<Slot> {
+    let mut slots = vec![
+        Slot {
+            number: None,
+            orphan: false
+        };
+        st.history.len()
+    ];
+    // Per clone: instance number → nodes it is active on, and the
+    // primitives running in it.
+    struct Instances {
+        located: Vec<Option<NodeId>>,
+        running: Vec<BTreeSet<ResourceId>>,
+        pending_elsewhere: Vec<Option<NodeId>>,
+    }
+    let mut per_clone: BTreeMap<ResourceId, Instances> = BTreeMap::new();
+    for index in history_order(cluster, st) {
+        let h = &st.history[index];
+        let Some(clone_id) = clone_of(cluster, h.resource) else {
+            continue;
+        };
+        let Some(clone) = clone_data(cluster, clone_id) else {
+            continue;
+        };
+        let max = clone_max(cluster, clone);
+        if clone.globally_unique {
+            let n = h.instance.unwrap_or(0);
+            slots[index] = Slot {
+                number: Some(n),
+                orphan: n as usize >= max,
+            };
+            continue;
+        }
+        let inst = per_clone.entry(clone_id).or_insert_with(|| Instances {
+            located: vec![None; max],
+            running: vec![BTreeSet::new(); max],
+            pending_elsewhere: vec![None; max],
+        });
+        let active = h.role > Role::Stopped || h.pending.is_some();
+        let mut chosen: Option<usize> = None;
+        let mut skip_inactive = false;
+        let mut inactive: Option<usize> = None;
+        for k in 0..inst.located.len() {
+            match inst.located[k] {
+                Some(node) if node == h.node => {
+                    if inst.running[k].contains(&h.resource) {
+                        skip_inactive = true;
+                    } else {
+                        chosen = Some(k);
+                    }
+                    break;
+                }
+                Some(_) => {}
+                None => {
+                    if !skip_inactive && inactive.is_none() {
+                        let pending_other = inst.pending_elsewhere[k].is_some_and(|n| n != h.node);
+                        if !pending_other {
+                            inactive = Some(k);
+                        }
+                    }
+                }
+            }
+        }
+        if chosen.is_none() && !skip_inactive {
+            chosen = inactive;
+        }
+        let node = st.nodes.get(h.node.0);
+        let lost = node.is_some_and(|n| !n.online || n.unclean);
+        if chosen.is_some() && !needs_fencing(cluster, h.resource) && lost && max != st.nodes.len()
+        {
+            chosen = None;
+        }
+        match chosen {
+            Some(k) => {
+                if active && k < max {
+                    inst.located[k] = Some(h.node);
+                    inst.running[k].insert(h.resource);
+                }
+                slots[index] = Slot {
+                    number: Some(k as u32),
+                    orphan: k >= max,
+                };
+            }
+            None => {
+                let k = inst.located.len();
+                inst.located.push(if active { Some(h.node) } else { None });
+                let mut running = BTreeSet::new();
+                if active {
+                    running.insert(h.resource);
+                }
+                inst.running.push(running);
+                inst.pending_elsewhere.push(None);
+                slots[index] = Slot {
+                    number: Some(k as u32),
+                    orphan: true,
+                };
+            }
+        }
+    }
+    slots
+}
+
+/// Accumulates a primitive instance's state from history entries.
+fn base_primitive(
+    cluster: &Cluster,
+    st: &State<'_>,
+    id: ResourceId,
+    number: Option<u32>,
+) -> PrimitiveView {
+    let r = &cluster.resources[id.0];
+    let agent = match &r.kind {
+        ResourceKind::Primitive(p) => p.agent_spec(),
+        _ => String::new(),
+    };
+    let unique = clone_of(cluster, id)
+        .and_then(|c| clone_data(cluster, c))
+        .is_some_and(|c| c.globally_unique);
+    let label = match number {
+        Some(n) if unique => format!("{}:{}", r.id, n),
+        _ => r.id.clone(),
+    };
+    let managed = r.meta.managed && !r.meta.maintenance && !cluster.options.maintenance_mode;
+    PrimitiveView {
+        resource: Some(id),
+        label,
+        agent,
+        running_on: Vec::new(),
+        role: Role::Stopped,
+        pending: None,
+        failed: false,
+        orphan: false,
+        blocked: false,
+        managed,
+        failure_ignored: false,
+        target_role: r.meta.target_role,
+        promotable: is_promotable(cluster, id),
+        failed_probes: st
+            .failed_probes
+            .iter()
+            .filter(|f| f.resource == id)
+            .map(|f| (f.node, f.rc))
+            .collect(),
+    }
+}
+
+/// The parts of a cluster that a status derives from: its nodes and what
+/// the history says. The configuration comes from the [`Cluster`] itself.
+struct State<'a> {
+    nodes: &'a [crate::model::Node],
+    history: &'a [crate::model::History],
+    orphans: &'a [crate::model::Orphan],
+    failed_probes: &'a [crate::model::FailedProbe],
+}
+
+impl<'a> State<'a> {
+    fn of(cluster: &'a Cluster) -> State<'a> {
+        State {
+            nodes: &cluster.nodes,
+            history: &cluster.history,
+            orphans: &cluster.orphans,
+            failed_probes: &cluster.failed_probes,
+        }
+    }
+}
+
+fn current_view(cluster: &Cluster) -> StatusView {
+    derive_view(cluster, &State::of(cluster))
+}
+
+fn derive_view(cluster: &Cluster, st: &State<'_>) -> StatusView {
+    let slots = assign_slots(cluster, st);
+    // (primitive, instance number) → state.
+    let mut states: HashMap<(ResourceId, Option<u32>), PrimitiveView> = HashMap::new();
+    // Orphan instances of clones, in creation order: (clone, number).
+    let mut orphan_instances: BTreeMap<ResourceId, BTreeSet<u32>> = BTreeMap::new();
+    // Nodes with any history of each clone (opt-in clusters list these).
+    let mut known_on: BTreeMap<ResourceId, BTreeSet<NodeId>> = BTreeMap::new();
+    for index in history_order(cluster, st) {
+        let h = &st.history[index];
+        if h.resource.0 >= cluster.resources.len() || h.node.0 >= st.nodes.len() {
+            continue;
+        }
+        let slot = slots[index];
+        let clone = clone_of(cluster, h.resource);
+        if let Some(c) = clone {
+            known_on.entry(c).or_default().insert(h.node);
+            if slot.orphan {
+                if let Some(n) = slot.number {
+                    orphan_instances.entry(c).or_default().insert(n);
+                }
+            }
+        }
+        let key = (h.resource, if clone.is_some() { slot.number } else { None });
+        let state = states
+            .entry(key)
+            .or_insert_with(|| base_primitive(cluster, st, h.resource, key.1));
+        if slot.orphan {
+            state.orphan = true;
+        }
+        let node = &st.nodes[h.node.0];
+        let ignored = h.on_fail == Some(OnFail::Ignore) || h.failure_ignored;
+        if h.failure_ignored {
+            state.failure_ignored = true;
+        }
+        if let Some(task) = h.pending {
+            state.pending = Some((task, h.node));
+        }
+        if h.role > Role::Stopped {
+            if !state.running_on.contains(&h.node) {
+                state.running_on.push(h.node);
+            }
+            if h.role > state.role {
+                state.role = h.role;
+            }
+            if node.maintenance {
+                state.managed = false;
+            }
+            if h.failed && !ignored {
+                state.failed = true;
+                if h.on_fail == Some(OnFail::Block) {
+                    state.blocked = true;
+                    state.managed = false;
+                }
+            }
+        } else if h.failed && h.on_fail == Some(OnFail::Block) {
+            state.blocked = true;
+            state.managed = false;
+        }
+    }
+    // multiple-active=block leaves the resource alone, and with the group
+    // configured so, the whole group.
+    let mut blocked_groups: Vec<(ResourceId, Option<u32>)> = Vec::new();
+    for ((id, number), state) in states.iter_mut() {
+        let r = &cluster.resources[id.0];
+        if state.running_on.len() > 1 && r.meta.multiple_active == MultipleActive::Block {
+            state.blocked = true;
+            state.managed = false;
+            if let Some(parent) = r.parent {
+                let p = &cluster.resources[parent.0];
+                if matches!(p.kind, ResourceKind::Group(_))
+                    && p.meta.multiple_active == MultipleActive::Block
+                {
+                    blocked_groups.push((parent, *number));
+                }
+            }
+        }
+    }
+    for (group, number) in blocked_groups {
+        if let ResourceKind::Group(g) = &cluster.resources[group.0].kind {
+            for &member in &g.members {
+                let state = states
+                    .entry((member, number))
+                    .or_insert_with(|| base_primitive(cluster, st, member, number));
+                state.blocked = true;
+                state.managed = false;
+            }
+        }
+    }
+    let mut view = base_view(cluster, st);
+    for node in &mut view.nodes {
+        node.active_resources = false;
+    }
+    let mut active_nodes: BTreeSet<NodeId> = states
+        .values()
+        .flat_map(|s| s.running_on.iter().copied())
+        .collect();
+    for o in st.orphans {
+        if o.role > Role::Stopped {
+            active_nodes.insert(o.node);
+        }
+    }
+    for (i, name) in view.names.clone().iter().enumerate() {
+        if active_nodes.contains(&NodeId(i)) {
+            if let Some(n) = view.nodes.iter_mut().find(|n| &n.name == name) {
+                n.active_resources = true;
+            }
+        }
+    }
+    view.items = build_items(cluster, st, &mut states, &orphan_instances, &known_on);
+    // Orphans of primitives outside clones, in history order.
+    let mut orphan_views: Vec<PrimitiveView> = Vec::new();
+    for o in st.orphans {
+        let existing = orphan_views.iter_mut().find(|p| p.label == o.id);
+        let view_entry = match existing {
+            Some(p) => p,
+            None => {
+                orphan_views.push(PrimitiveView {
+                    resource: None,
+                    label: o.id.clone(),
+                    agent: o.agent_spec.clone(),
+                    running_on: Vec::new(),
+                    role: Role::Stopped,
+                    pending: None,
+                    failed: false,
+                    orphan: true,
+                    blocked: false,
+                    managed: cluster.options.stop_orphan_resources
+                        && !cluster.options.maintenance_mode,
+                    failure_ignored: false,
+                    target_role: None,
+                    promotable: false,
+                    failed_probes: Vec::new(),
+                });
+                let last = orphan_views.len() - 1;
+                &mut orphan_views[last]
+            }
+        };
+        if o.role > Role::Stopped && !view_entry.running_on.contains(&o.node) {
+            view_entry.running_on.push(o.node);
+            view_entry.role = view_entry.role.max(o.role);
+            if o.failed {
+                view_entry.failed = true;
+            }
+        }
+    }
+    view.items
+        .extend(orphan_views.into_iter().map(ItemView::Primitive));
+    view
+}
+
+/// The node part of a view, from the model (before the transition).
+fn base_view(cluster: &Cluster, st: &State<'_>) -> StatusView {
+    let health_on = cluster
+        .options
+        .other
+        .get("node-health-strategy")
+        .is_some_and(|s| !s.eq_ignore_ascii_case("none"));
+    let mut nodes: Vec<NodeView> = st
+        .nodes
+        .iter()
+        .map(|n| NodeView {
+            name: n.name.clone(),
+            online: n.online,
+            unclean: n.unclean,
+            pending: n.pending,
+            standby: n.standby,
+            standby_onfail: n.standby_onfail,
+            maintenance: n.maintenance,
+            shutdown: n.shutdown,
+            active_resources: false,
+            health: if health_on {
+                node_health(&n.attributes)
+            } else {
+                1
+            },
+        })
+        .collect();
+    nodes.sort_by(|a, b| compare_node_names(&a.name, &b.name));
+    StatusView {
+        nodes,
+        names: st.nodes.iter().map(|n| n.name.clone()).collect(),
+        online: st.nodes.iter().map(|n| n.online).collect(),
+        unclean: st.nodes.iter().map(|n| n.unclean).collect(),
+        items: Vec::new(),
+    }
+}
+
+/// Pacemaker's node health colour from `#health*` attributes: -1 red,
+/// 0 yellow, 1 green.
+fn node_health(attributes: &BTreeMap<String, String>) -> i32 {
+    let mut health = 1;
+    for (name, value) in attributes {
+        if !name.starts_with("#health") {
+            continue;
+        }
+        if value.eq_ignore_ascii_case("red") {
+            return -1;
+        } else if value.eq_ignore_ascii_case("yellow") {
+            health = 0;
+        } else if let Ok(score) = value.parse::<crate::score::Score>() {
+            if score.is_minus_infinity() {
+                return -1;
+            }
+        }
+    }
+    health
+}
+
+/// Builds the resource items in configuration order, taking primitive
+/// states from `states` (keyed by primitive and instance number).
+fn build_items(
+    cluster: &Cluster,
+    st: &State<'_>,
+    states: &mut HashMap<(ResourceId, Option<u32>), PrimitiveView>,
+    orphan_instances: &BTreeMap<ResourceId, BTreeSet<u32>>,
+    known_on: &BTreeMap<ResourceId, BTreeSet<NodeId>>,
+) -> Vec<ItemView> {
+    let mut items = Vec::new();
+    // Pacemaker lists (and schedules) resources by priority, highest
+    // first, configuration order among equals.
+    let mut tops: Vec<ResourceId> = cluster.top_level().collect();
+    tops.sort_by_key(|t| std::cmp::Reverse(cluster.resources[t.0].meta.priority));
+    for top in tops {
+        let r = &cluster.resources[top.0];
+        match &r.kind {
+            ResourceKind::Primitive(_) => {
+                let p = states
+                    .remove(&(top, None))
+                    .unwrap_or_else(|| base_primitive(cluster, st, top, None));
+                items.push(ItemView::Primitive(p));
+            }
+            ResourceKind::Group(g) => {
+                items.push(ItemView::Group(group_view(
+                    cluster, st, top, &g.members, None, states,
+                )));
+            }
+            ResourceKind::Clone(c) => {
+                let max = clone_max(cluster, c);
+                let mut numbers: Vec<u32> = (0..max as u32).collect();
+                if let Some(extra) = orphan_instances.get(&top) {
+                    numbers.extend(extra.iter().copied().filter(|&n| n as usize >= max));
+                }
+                let child = c.child;
+                let mut instances = Vec::new();
+                for n in numbers {
+                    let orphan = n as usize >= max;
+                    let instance = match cluster.resources.get(child.0).map(|r| &r.kind) {
+                        Some(ResourceKind::Group(g)) => {
+                            let mut gv =
+                                group_view(cluster, st, child, &g.members, Some(n), states);
+                            if orphan {
+                                for m in &mut gv.members {
+                                    m.orphan = true;
+                                }
+                            }
+                            InstanceView::Group(gv)
+                        }
+                        Some(ResourceKind::Primitive(_)) => {
+                            let mut p = states
+                                .remove(&(child, Some(n)))
+                                .unwrap_or_else(|| base_primitive(cluster, st, child, Some(n)));
+                            if orphan {
+                                p.orphan = true;
+                            }
+                            InstanceView::Primitive(p)
+                        }
+                        _ => continue,
+                    };
+                    instances.push(instance);
+                }
+                let allowed: Vec<NodeId> = if cluster.options.symmetric_cluster {
+                    (0..st.nodes.len()).map(NodeId).collect()
+                } else {
+                    known_on
+                        .get(&top)
+                        .map(|s| s.iter().copied().collect())
+                        .unwrap_or_default()
+                };
+                let child_resource = cluster.resources.get(child.0);
+                let configured_role = r
+                    .meta
+                    .target_role
+                    .or_else(|| child_resource.and_then(|cr| cr.meta.target_role));
+                items.push(ItemView::Clone(CloneView {
+                    id: r.id.clone(),
+                    child_id: child_resource.map_or_else(String::new, |cr| cr.id.clone()),
+                    promotable: c.promotable,
+                    unique: c.globally_unique,
+                    managed: r.meta.managed
+                        && !r.meta.maintenance
+                        && !cluster.options.maintenance_mode,
+                    disabled: r.meta.target_role == Some(Role::Stopped)
+                        || (c.promotable && r.meta.target_role == Some(Role::Unpromoted)),
+                    configured_role,
+                    clone_max: max,
+                    instances,
+                    allowed,
+                }));
+            }
+        }
+    }
+    items
+}
+
+fn group_view(
+    cluster: &Cluster,
+    st: &State<'_>,
+    group: ResourceId,
+    members: &[ResourceId],
+    number: Option<u32>,
+    states: &mut HashMap<(ResourceId, Option<u32>), PrimitiveView>,
+) -> GroupView {
+    let r = &cluster.resources[group.0];
+    let id = match number {
+        Some(n) => format!("{}:{}", r.id, n),
+        None => r.id.clone(),
+    };
+    let members: Vec<PrimitiveView> = members
+        .iter()
+        .filter(|m| m.0 < cluster.resources.len())
+        .map(|&m| {
+            states
+                .remove(&(m, number))
+                .unwrap_or_else(|| base_primitive(cluster, st, m, number))
+        })
+        .collect();
+    let promotable = is_promotable(cluster, group);
+    GroupView {
+        id,
+        members,
+        managed: r.meta.managed && !r.meta.maintenance && !cluster.options.maintenance_mode,
+        disabled: r.meta.target_role == Some(Role::Stopped)
+            || (promotable && r.meta.target_role == Some(Role::Unpromoted)),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// The revised view, from the transition
+
+/// The status after the transition: crm_simulate executes every action,
+/// records each result in the CIB's history, then reads the CIB again. The
+/// same is done here from the engine's final placement, and the result goes
+/// through the same derivation as the current status (so clone instances
+/// are numbered, and left-over histories become orphan instances, the way
+/// Pacemaker's re-read makes them).
+fn revised_view(cluster: &Cluster, transition: &Transition) -> StatusView {
+    let after = simulated_cluster(cluster, transition);
+    let after = State {
+        nodes: &after.nodes,
+        history: &after.history,
+        orphans: &after.orphans,
+        failed_probes: &after.failed_probes,
+    };
+    let mut view = derive_view(cluster, &after);
+    // What the engine leaves alone without a failure in the history to say
+    // so (multiply active with multiple-active=block, unmanaged): from the
+    // placement.
+    let mut alone: BTreeMap<(ResourceId, NodeId), (bool, bool)> = BTreeMap::new();
+    for p in &transition.placement {
+        if let Some(node) = p.node {
+            if p.blocked || !p.managed {
+                alone.insert((p.instance.resource, node), (p.blocked, p.managed));
+            }
+        }
+    }
+    if !alone.is_empty() {
+        view.for_each_primitive(|prim| {
+            let Some(id) = prim.resource else { return };
+            for n in &prim.running_on {
+                if let Some(&(blocked, managed)) = alone.get(&(id, *n)) {
+                    prim.blocked |= blocked;
+                    prim.managed &= managed && !blocked;
+                }
+            }
+        });
+    }
+    view
+}
+
+/// The key a history entry and a placement share: the primitive, the
+/// instance number for globally-unique clones (anonymous instances are
+/// numbered while reading), the node.
+type HistoryKey = (ResourceId, Option<u32>, NodeId);
+
+fn history_key(
+    unique: &[bool],
+    resource: ResourceId,
+    instance: Option<u32>,
+    node: NodeId,
+) -> HistoryKey {
+    let unique = unique.get(resource.0).copied().unwrap_or(false);
+    (
+        resource,
+        if unique {
+            Some(instance.unwrap_or(0))
+        } else {
+            None
+        },
+        node,
+    )
+}
+
+/// The state parts of [`State`], owned: what the transition leaves.
+struct Simulated {
+    nodes: Vec<crate::model::Node>,
+    history: Vec<crate::model::History>,
+    orphans: Vec<crate::model::Orphan>,
+    failed_probes: Vec<crate::model::FailedProbe>,
+}
+
+/// The cluster as the transition leaves it: nodes as the engine says
+/// (fenced nodes offline, clean, their history and transient attributes
+/// cleared), each primitive's history entry on a node set to its final role
+/// there (new entries after the node's others, probes first), orphans whose
+/// history is deleted gone.
+fn simulated_cluster(cluster: &Cluster, transition: &Transition) -> Simulated {
+    let mut after = Simulated {
+        nodes: cluster.nodes.clone(),
+        history: Vec::new(),
+        orphans: cluster.orphans.clone(),
+        failed_probes: cluster.failed_probes.clone(),
+    };
+    let mut fenced: BTreeSet<NodeId> = BTreeSet::new();
+    for change in &transition.summary {
+        if let Change::Fence { node, .. } = change {
+            fenced.insert(*node);
+        }
+    }
+    for action in &transition.actions {
+        if let Action::Fence { node, .. } = action {
+            fenced.insert(*node);
+        }
+    }
+    for a in &transition.nodes {
+        if let Some(node) = after.nodes.get_mut(a.node.0) {
+            node.online = a.online;
+            node.unclean = a.unclean;
+            node.standby = a.standby;
+            if !a.standby {
+                node.standby_onfail = false;
+            }
+        }
+    }
+    for n in &fenced {
+        if let Some(node) = after.nodes.get_mut(n.0) {
+            node.shutdown = false;
+            node.unclean = false;
+        }
+    }
+    // Whether each resource is inside a globally-unique clone.
+    let unique: Vec<bool> = (0..cluster.resources.len())
+        .map(|i| {
+            clone_of(cluster, ResourceId(i))
+                .and_then(|c| clone_data(cluster, c))
+                .is_some_and(|c| c.globally_unique)
+        })
+        .collect();
+    // Final placement per (primitive, unique instance, node).
+    let mut finals: BTreeMap<HistoryKey, Vec<&Placed>> = BTreeMap::new();
+    for p in &transition.placement {
+        let Some(node) = p.node else { continue };
+        if p.role == Role::Stopped
+            || p.instance.resource.0 >= cluster.resources.len()
+            || node.0 >= cluster.nodes.len()
+        {
+            continue;
+        }
+        let key = history_key(&unique, p.instance.resource, p.instance.number, node);
+        finals.entry(key).or_default().push(p);
+    }
+    let mut history: Vec<crate::model::History> = cluster
+        .history
+        .iter()
+        .filter(|h| !fenced.contains(&h.node))
+        .cloned()
+        .collect();
+    let set_final = |h: &mut crate::model::History, p: &Placed| {
+        if h.role != p.role {
+            h.pending = None;
+        }
+        h.role = p.role;
+        h.failed = p.failed;
+        if p.failed && p.blocked {
+            h.on_fail = Some(OnFail::Block);
+        } else if !p.failed {
+            h.on_fail = None;
+        }
+    };
+    // How many of each key's placements the entries already stand for;
+    // active entries beyond that are stopped. crm_simulate records a result
+    // in the last history element with the resource's id, so an entry
+    // followed by a duplicate of itself (same recorded id on the same node:
+    // an invalid CIB) keeps its role.
+    let mut last_copy: BTreeMap<(ResourceId, Option<u32>, NodeId), usize> = BTreeMap::new();
+    for (i, h) in history.iter().enumerate() {
+        last_copy.insert((h.resource, h.instance, h.node), i);
+    }
+    let mut satisfied: BTreeMap<HistoryKey, usize> = BTreeMap::new();
+    for (i, h) in history.iter_mut().enumerate() {
+        let key = history_key(&unique, h.resource, h.instance, h.node);
+        let wanted = finals.get(&key).map_or(&[][..], |v| v.as_slice());
+        let done = satisfied.get(&key).copied().unwrap_or(0);
+        if last_copy.get(&(h.resource, h.instance, h.node)) != Some(&i) {
+            if h.role > Role::Stopped && done < wanted.len() {
+                satisfied.insert(key, done + 1);
+            }
+            continue;
+        }
+        match wanted.get(done) {
+            Some(p) if h.role > Role::Stopped => {
+                set_final(h, p);
+                satisfied.insert(key, done + 1);
+            }
+            _ => {
+                if h.role > Role::Stopped {
+                    h.role = Role::Stopped;
+                    h.failed = false;
+                    h.on_fail = None;
+                    h.pending = None;
+                    h.failure_ignored = false;
+                }
+            }
+        }
+    }
+    // Entries to add, per node: probes first, then what starts there.
+    let mut added: BTreeMap<NodeId, Vec<crate::model::History>> = BTreeMap::new();
+    let mut node_order: Vec<NodeId> = Vec::new();
+    let mut known: BTreeSet<HistoryKey> = history
+        .iter()
+        .map(|h| history_key(&unique, h.resource, h.instance, h.node))
+        .collect();
+    fn add(
+        added: &mut BTreeMap<NodeId, Vec<crate::model::History>>,
+        node_order: &mut Vec<NodeId>,
+        entry: crate::model::History,
+    ) {
+        if !added.contains_key(&entry.node) {
+            node_order.push(entry.node);
+        }
+        added.entry(entry.node).or_default().push(entry);
+    }
+    let blank = |resource: ResourceId, instance: Option<u32>, node: NodeId| crate::model::History {
+        resource,
+        instance,
+        node,
+        role: Role::Stopped,
+        failed: false,
+        on_fail: None,
+        pending: None,
+        fail_count: 0,
+        last_failure: None,
+        next_role: None,
+        failure_ignored: false,
+    };
+    for action in &transition.actions {
+        if let Action::Probe { instance, node } = action {
+            if instance.resource.0 >= cluster.resources.len()
+                || node.0 >= cluster.nodes.len()
+                || fenced.contains(node)
+            {
+                continue;
+            }
+            let key = history_key(&unique, instance.resource, instance.number, *node);
+            if known.insert(key) {
+                add(&mut added, &mut node_order, blank(key.0, key.1, key.2));
+            }
+        }
+    }
+    for (key, wanted) in &finals {
+        let done = satisfied.get(key).copied().unwrap_or(0);
+        for p in wanted.iter().skip(done) {
+            let same = |h: &crate::model::History| {
+                h.role == Role::Stopped
+                    && h.resource == key.0
+                    && h.node == key.2
+                    && history_key(&unique, h.resource, h.instance, h.node) == *key
+            };
+            if let Some(h) = history.iter_mut().find(|h| same(h)) {
+                set_final(h, p);
+                continue;
+            }
+            if let Some(h) = added
+                .get_mut(&key.2)
+                .and_then(|v| v.iter_mut().find(|h| same(h)))
+            {
+                set_final(h, p);
+                continue;
+            }
+            let mut entry = blank(key.0, key.1, key.2);
+            set_final(&mut entry, p);
+            add(&mut added, &mut node_order, entry);
+        }
+    }
+    // Rebuild in status order: each node's new entries after its last one.
+    let mut last_of: BTreeMap<NodeId, usize> = BTreeMap::new();
+    for (i, h) in history.iter().enumerate() {
+        last_of.insert(h.node, i);
+    }
+    let mut rebuilt =
+        Vec::with_capacity(history.len() + added.values().map(Vec::len).sum::<usize>());
+    for (i, h) in history.into_iter().enumerate() {
+        let node = h.node;
+        rebuilt.push(h);
+        if last_of.get(&node) == Some(&i) {
+            if let Some(extra) = added.remove(&node) {
+                rebuilt.extend(extra);
+            }
+        }
+    }
+    for node in node_order {
+        if let Some(extra) = added.remove(&node) {
+            rebuilt.extend(extra);
+        }
+    }
+    after.history = rebuilt;
+    after.failed_probes.retain(|f| !fenced.contains(&f.node));
+    // An orphan's history on an online node is deleted (after its stop);
+    // on a fenced node it is cleared with the rest.
+    let delete = cluster.options.stop_orphan_resources && !cluster.options.maintenance_mode;
+    after.orphans.retain(|o| {
+        let online = cluster.nodes.get(o.node.0).is_some_and(|n| n.online);
+        !(fenced.contains(&o.node) || (delete && online))
+    });
+    after
+}
+
+// ---------------------------------------------------------------------------
+// Transition Summary lines
+
+/// crm_simulate widens its columns as it prints (static widths).
+#[derive(Debug)]
+struct Widths {
+    resource: usize,
+    details: usize,
+}
+
+impl Default for Widths {
+    fn default() -> Self {
+        Widths {
+            resource: 5,
+            details: 5,
+        }
+    }
+}
+
+/// One summary line with everything both renderings need.
+#[derive(Debug, Clone, PartialEq)]
+enum SummaryLine {
+    Resource {
+        /// `Start`, `Stop`, `Move`, `Recover`, `Restart`, `Promote`, `Demote`.
+        change: &'static str,
+        resource: String,
+        /// Role before and after.
+        role: Role,
+        next_role: Role,
+        origin: Option<String>,
+        destination: Option<String>,
+        reason: Option<String>,
+        blocked: bool,
+    },
+    Fence {
+        node: String,
+        action: FenceAction,
+        reason: String,
+    },
+}
+
+impl SummaryLine {
+    fn need_role(&self) -> bool {
+        match self {
+            SummaryLine::Resource {
+                role, next_role, ..
+            } => *role > Role::Started || *next_role > Role::Unpromoted,
+            SummaryLine::Fence { .. } => false,
+        }
+    }
+
+    /// The `( … )` details and the XML attributes crm_simulate gives them.
+    fn details(&self) -> (String, Vec<(&'static str, String)>) {
+        let SummaryLine::Resource {
+            role,
+            next_role,
+            origin,
+            destination,
+            ..
+        } = self
+        else {
+            return (String::new(), Vec::new());
+        };
+        let need_role = self.need_role();
+        let same_host = origin.is_some() && origin == destination;
+        let same_role = role == next_role;
+        let r = role_text(*role).to_string();
+        let nr = role_text(*next_role).to_string();
+        match (origin, destination) {
+            (None, Some(d)) if need_role => (
+                format!("{r} -> {nr} {d}"),
+                vec![("role", r), ("next-role", nr), ("dest", d.clone())],
+            ),
+            (None, Some(d)) => (d.clone(), vec![("node", d.clone())]),
+            (Some(o), None) if need_role => {
+                (format!("{r} {o}"), vec![("role", r), ("node", o.clone())])
+            }
+            (Some(o), None) => (o.clone(), vec![("node", o.clone())]),
+            (Some(o), Some(_)) if need_role && same_role && same_host => {
+                (format!("{r} {o}"), vec![("role", r), ("source", o.clone())])
+            }
+            (Some(o), Some(_)) if same_role && same_host => {
+                (o.clone(), vec![("source", o.clone())])
+            }
+            (Some(o), Some(d)) if need_role && same_role => (
+                format!("{o} -> {d} {r}"),
+                vec![("source", o.clone()), ("dest", d.clone()), ("role", r)],
+            ),
+            (Some(o), Some(d)) if same_role => (
+                format!("{o} -> {d}"),
+                vec![("source", o.clone()), ("dest", d.clone())],
+            ),
+            (Some(o), Some(_)) if same_host => (
+                format!("{r} -> {nr} {o}"),
+                vec![("role", r), ("next-role", nr), ("source", o.clone())],
+            ),
+            (Some(o), Some(d)) => (
+                format!("{r} {o} -> {nr} {d}"),
+                vec![
+                    ("role", r),
+                    ("source", o.clone()),
+                    ("next-role", nr),
+                    ("dest", d.clone()),
+                ],
+            ),
+            (None, None) => (String::new(), Vec::new()),
+        }
+    }
+
+    fn reason_text(&self) -> Option<String> {
+        match self {
+            SummaryLine::Resource {
+                reason: Some(r),
+                blocked: true,
+                ..
+            } => Some(format!("due to {r} (blocked)")),
+            SummaryLine::Resource {
+                reason: Some(r), ..
+            } => Some(format!("due to {r}")),
+            SummaryLine::Resource { blocked: true, .. } => Some("blocked".into()),
+            _ => None,
+        }
+    }
+
+    fn text(&self, widths: &mut Widths) -> String {
+        match self {
+            SummaryLine::Fence {
+                node,
+                action,
+                reason,
+            } => format!(
+                "Fence ({}) {} '{}'",
+                fence_action_name(*action),
+                node,
+                reason
+            ),
+            SummaryLine::Resource {
+                change, resource, ..
+            } => {
+                if resource.len() > widths.resource {
+                    widths.resource = resource.len() + 2;
+                }
+                let (details, _) = self.details();
+                widths.details = widths.details.max(details.len());
+                let reason = self.reason_text();
+                format!(
+                    "{:<8}   {:<rw$}   ( {:>dw$} ){}{}",
+                    change,
+                    resource,
+                    details,
+                    if reason.is_some() { "  " } else { "" },
+                    reason.unwrap_or_default(),
+                    rw = widths.resource,
+                    dw = widths.details
+                )
+            }
+        }
+    }
+
+    /// The `action` line of a placement file.
+    fn placement(&self) -> String {
+        match self {
+            SummaryLine::Fence {
+                node,
+                action,
+                reason,
+            } => format!(
+                "action\ttask=Fence ({})\tnode={}\treason={}",
+                fence_action_name(*action),
+                node,
+                reason
+            ),
+            SummaryLine::Resource {
+                change,
+                resource,
+                reason,
+                blocked,
+                ..
+            } => {
+                let (_, mut attrs) = self.details();
+                if *blocked {
+                    attrs.push(("blocked", "true".into()));
+                }
+                let rank = |k: &str| match k {
+                    "node" => 2,
+                    "source" => 3,
+                    "dest" => 4,
+                    _ => 9,
+                };
+                attrs.sort_by(|a, b| rank(a.0).cmp(&rank(b.0)).then(a.0.cmp(b.0)));
+                let mut s = format!(
+                    "action\taction={}\tresource={}",
+                    change.to_ascii_lowercase(),
+                    resource
+                );
+                for (k, v) in attrs {
+                    let _ = write!(s, "\t{k}={v}");
+                }
+                if let Some(r) = reason {
+                    let _ = write!(s, "\treason={r}");
+                }
+                s
+            }
+        }
+    }
+
+    fn json(&self) -> Value {
+        match self {
+            SummaryLine::Fence {
+                node,
+                action,
+                reason,
+            } => json!({
+                "action": "fence",
+                "fence_action": fence_action_name(*action),
+                "node": node,
+                "reason": reason,
+            }),
+            SummaryLine::Resource {
+                change,
+                resource,
+                reason,
+                blocked,
+                ..
+            } => {
+                let (_, attrs) = self.details();
+                let mut map = serde_json::Map::new();
+                map.insert("action".into(), json!(change.to_ascii_lowercase()));
+                map.insert("resource".into(), json!(resource));
+                for (k, v) in attrs {
+                    map.insert(k.replace('-', "_"), json!(v));
+                }
+                map.insert("reason".into(), json!(reason));
+                map.insert("blocked".into(), json!(blocked));
+                Value::Object(map)
+            }
+        }
+    }
+}
+
+/// Roles before and after the transition, indexed once per summary.
+struct Roles {
+    /// (primitive, node) → the highest role its history leaves there.
+    before: BTreeMap<(ResourceId, NodeId), Role>,
+    /// instance → (node, role) where it ends active.
+    after: BTreeMap<Instance, Vec<(Option<NodeId>, Role)>>,
+}
+
+impl Roles {
+    fn new(cluster: &Cluster, transition: &Transition) -> Roles {
+        let mut before: BTreeMap<(ResourceId, NodeId), Role> = BTreeMap::new();
+        for h in &cluster.history {
+            let role = before.entry((h.resource, h.node)).or_insert(h.role);
+            *role = (*role).max(h.role);
+        }
+        let mut after: BTreeMap<Instance, Vec<(Option<NodeId>, Role)>> = BTreeMap::new();
+        for p in &transition.placement {
+            if p.role > Role::Stopped {
+                after.entry(p.instance).or_default().push((p.node, p.role));
+            }
+        }
+        Roles { before, after }
+    }
+
+    /// The role a primitive has on a node before the transition (Started
+    /// when the history does not say).
+    fn before(&self, resource: ResourceId, node: NodeId) -> Role {
+        match self.before.get(&(resource, node)) {
+            Some(Role::Stopped) | None => Role::Started,
+            Some(role) => *role,
+        }
+    }
+
+    /// The role an instance ends in (on `node` when it ends there).
+    fn after(&self, instance: Instance, node: NodeId) -> Option<Role> {
+        let places = self.after.get(&instance)?;
+        places
+            .iter()
+            .find(|(n, _)| *n == Some(node))
+            .or_else(|| places.last())
+            .map(|(_, role)| *role)
+    }
+}
+
+/// crm_simulate's rsc->role for a promotable instance: Started means
+/// Unpromoted there.
+fn engine_role(role: Role, promotable: bool) -> Role {
+    if promotable && role == Role::Started {
+        Role::Unpromoted
+    } else {
+        role
+    }
+}
+
+fn summary_lines(cluster: &Cluster, transition: &Transition) -> Vec<SummaryLine> {
+    let notes: BTreeMap<usize, &ChangeNote> =
+        transition.notes.iter().map(|n| (n.change, n)).collect();
+    let roles = Roles::new(cluster, transition);
+    // crm_simulate lists resources as it holds them: top-level resources by
+    // priority (configuration order among equals), then each clone's
+    // instances by number, each group's members in order.
+    let mut tops: Vec<ResourceId> = cluster.top_level().collect();
+    tops.sort_by_key(|t| std::cmp::Reverse(cluster.resources[t.0].meta.priority));
+    let rank: HashMap<ResourceId, usize> = tops.iter().enumerate().map(|(i, t)| (*t, i)).collect();
+    let mut fences = Vec::new();
+    let mut resources = Vec::new();
+    for (index, change) in transition.summary.iter().enumerate() {
+        let note = notes.get(&index);
+        let reason = note.and_then(|n| n.reason.clone());
+        let blocked = note.is_some_and(|n| n.blocked);
+        let name = |n: NodeId| node_name(cluster, n).to_string();
+        let line = |change: &'static str,
+                    instance: Instance,
+                    role: Role,
+                    next_role: Role,
+                    origin: Option<NodeId>,
+                    destination: Option<NodeId>| {
+            let promotable = is_promotable(cluster, instance.resource);
+            let key = (
+                rank.get(&top_of(cluster, instance.resource))
+                    .copied()
+                    .unwrap_or(usize::MAX),
+                instance.number.unwrap_or(0),
+                instance.resource.0,
+            );
+            let line = SummaryLine::Resource {
+                change,
+                resource: instance_label(cluster, instance),
+                role: engine_role(role, promotable),
+                next_role: engine_role(next_role, promotable),
+                origin: origin.map(name),
+                destination: destination.map(name),
+                reason: reason.clone(),
+                blocked,
+            };
+            (key, line)
+        };
+        match change {
+            Change::Fence {
+                node,
+                action,
+                reason,
+            } => fences.push(SummaryLine::Fence {
+                node: name(*node),
+                action: *action,
+                reason: reason.clone(),
+            }),
+            Change::Start { instance, node } => {
+                let next = roles.after(*instance, *node).unwrap_or(Role::Started);
+                resources.push(line(
+                    "Start",
+                    *instance,
+                    Role::Stopped,
+                    next,
+                    None,
+                    Some(*node),
+                ));
+            }
+            Change::Stop { instance, node } => {
+                let role = roles.before(instance.resource, *node);
+                resources.push(line(
+                    "Stop",
+                    *instance,
+                    role,
+                    Role::Stopped,
+                    Some(*node),
+                    None,
+                ));
+            }
+            Change::Move { instance, from, to } => {
+                let role = roles.before(instance.resource, *from);
+                let next = roles.after(*instance, *to).unwrap_or(role);
+                resources.push(line("Move", *instance, role, next, Some(*from), Some(*to)));
+            }
+            Change::Recover { instance, from, to } => {
+                let role = roles.before(instance.resource, *from);
+                let next = roles.after(*instance, *to).unwrap_or(role);
+                let promotable = is_promotable(cluster, instance.resource);
+                let same_role = engine_role(role, promotable) == engine_role(next, promotable);
+                // In place with an unchanged role, crm_simulate gives no
+                // destination; otherwise origin and destination.
+                let destination = if from == to && same_role {
+                    None
+                } else {
+                    Some(*to)
+                };
+                resources.push(line(
+                    "Recover",
+                    *instance,
+                    role,
+                    next,
+                    Some(*from),
+                    destination,
+                ));
+            }
+            Change::Restart { instance, node } => {
+                let role = roles.before(instance.resource, *node);
+                let next = roles.after(*instance, *node).unwrap_or(role);
+                resources.push(line(
+                    "Restart",
+                    *instance,
+                    role,
+                    next,
+                    Some(*node),
+                    Some(*node),
+                ));
+            }
+            Change::Promote {
+                instance,
+                from,
+                node,
+            } => {
+                let origin = if *from == Role::Stopped {
+                    None
+                } else {
+                    Some(*node)
+                };
+                resources.push(line(
+                    "Promote",
+                    *instance,
+                    *from,
+                    Role::Promoted,
+                    origin,
+                    Some(*node),
+                ));
+            }
+            Change::Demote { instance, to, node } => {
+                if *to == Role::Stopped {
+                    resources.push(line(
+                        "Stop",
+                        *instance,
+                        Role::Promoted,
+                        Role::Stopped,
+                        Some(*node),
+                        None,
+                    ));
+                } else {
+                    resources.push(line(
+                        "Demote",
+                        *instance,
+                        Role::Promoted,
+                        *to,
+                        Some(*node),
+                        Some(*node),
+                    ));
+                }
+            }
+        }
+    }
+    resources.sort_by_key(|(key, _)| *key);
+    fences.extend(resources.into_iter().map(|(_, line)| line));
+    fences
+}
+
+/// The top-level resource holding `id` (itself when top-level).
+fn top_of(cluster: &Cluster, id: ResourceId) -> ResourceId {
+    let mut current = id;
+    for _ in 0..cluster.resources.len() {
+        match cluster.resources.get(current.0).and_then(|r| r.parent) {
+            Some(parent) => current = parent,
+            None => break,
+        }
+    }
+    current
+}
+
+// ---------------------------------------------------------------------------
+// Actions
+
+fn action_json(cluster: &Cluster, action: &Action) -> Value {
+    match action {
+        Action::Resource {
+            instance,
+            task,
+            node,
+        } => json!({
+            "type": "resource",
+            "resource": instance_label(cluster, *instance),
+            "task": task.to_string(),
+            "node": node_name(cluster, *node),
+        }),
+        Action::Probe { instance, node } => json!({
+            "type": "probe",
+            "resource": instance_label(cluster, *instance),
+            "node": node_name(cluster, *node),
+        }),
+        Action::Monitor {
+            instance,
+            node,
+            interval_ms,
+        } => json!({
+            "type": "monitor",
+            "resource": instance_label(cluster, *instance),
+            "node": node_name(cluster, *node),
+            "interval_ms": interval_ms,
+        }),
+        Action::Fence { node, action } => json!({
+            "type": "fence",
+            "node": node_name(cluster, *node),
+            "action": fence_action_name(*action),
+        }),
+        Action::Pseudo {
+            resource,
+            task,
+            done,
+        } => json!({
+            "type": "pseudo",
+            "name": format!("{}_{}_0", resource_name(cluster, *resource), pseudo_task_name(*task, *done)),
+        }),
+    }
+}
+
+/// Action indexes in an order that respects the graph's edges (Kahn's
+/// algorithm, lowest index first among the ready ones); actions on a cycle
+/// follow in index order.
+fn graph_order(transition: &Transition) -> Vec<usize> {
+    let n = transition.actions.len();
+    let mut indegree = vec![0usize; n];
+    let mut after: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for &(a, b) in &transition.edges {
+        if a < n && b < n && a != b {
+            after[a].push(b);
+            indegree[b] += 1;
+        }
+    }
+    let mut ready: BTreeSet<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    let mut order = Vec::with_capacity(n);
+    let mut done = vec![false; n];
+    while let Some(&i) = ready.iter().next() {
+        ready.remove(&i);
+        order.push(i);
+        done[i] = true;
+        for &j in &after[i] {
+            indegree[j] -= 1;
+            if indegree[j] == 0 {
+                ready.insert(j);
+            }
+        }
+    }
+    order.extend((0..n).filter(|&i| !done[i]));
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Clone, Group, History, Meta, Node, Primitive, Resource};
+    use crate::transition::{AllocationScore, NodeAfter};
+
+    fn node(name: &str) -> Node {
+        Node {
+            name: name.into(),
+            id: name.into(),
+            online: true,
+            ..Node::default()
+        }
+    }
+
+    fn primitive(id: &str, parent: Option<usize>) -> Resource {
+        Resource {
+            id: id.into(),
+            parent: parent.map(ResourceId),
+            kind: ResourceKind::Primitive(Primitive {
+                class: "ocf".into(),
+                provider: Some("heartbeat".into()),
+                agent: "apache".into(),
+                ..Primitive::default()
+            }),
+            meta: Meta::default(),
+        }
+    }
+
+    fn history(resource: usize, node: usize, role: Role) -> History {
+        History {
+            resource: ResourceId(resource),
+            instance: None,
+            node: NodeId(node),
+            role,
+            failed: false,
+            on_fail: None,
+            pending: None,
+            fail_count: 0,
+            last_failure: None,
+            next_role: None,
+            failure_ignored: false,
+        }
+    }
+
+    /// rsc1 on node1; group foo (rsc3, rsc4 failed) on node1.
+    fn group_cluster() -> Cluster {
+        let mut c = Cluster {
+            nodes: vec![node("node1"), node("node2")],
+            have_quorum: true,
+            ..Cluster::default()
+        };
+        c.options.stonith_enabled = false;
+        c.resources = vec![
+            primitive("rsc1", None),
+            Resource {
+                id: "foo".into(),
+                parent: None,
+                kind: ResourceKind::Group(Group {
+                    members: vec![ResourceId(2), ResourceId(3)],
+                    ordered: true,
+                    collocated: true,
+                }),
+                meta: Meta::default(),
+            },
+            primitive("rsc3", Some(1)),
+            primitive("rsc4", Some(1)),
+        ];
+        c.history = vec![
+            history(0, 0, Role::Started),
+            history(2, 0, Role::Started),
+            History {
+                failed: true,
+                on_fail: Some(OnFail::Restart),
+                ..history(3, 0, Role::Started)
+            },
+        ];
+        c
+    }
+
+    #[test]
+    fn current_status_of_primitives_and_groups() {
+        let c = group_cluster();
+        let text = current_status(&c);
+        let want = "Current cluster status:\n  * Node List:\n    * Online: [ node1 node2 ]\n\n  \
+                    * Full List of Resources:\n    \
+                    * rsc1\t(ocf:heartbeat:apache):\t Started node1\n    \
+                    * Resource Group: foo:\n      \
+                    * rsc3\t(ocf:heartbeat:apache):\t Started node1\n      \
+                    * rsc4\t(ocf:heartbeat:apache):\t FAILED node1\n";
+        assert_eq!(text, want);
+    }
+
+    fn clone_cluster(promotable: bool, unique: bool) -> Cluster {
+        let mut c = Cluster {
+            nodes: vec![node("node1"), node("node2"), node("node10")],
+            have_quorum: true,
+            ..Cluster::default()
+        };
+        c.resources = vec![
+            Resource {
+                id: "c".into(),
+                parent: None,
+                kind: ResourceKind::Clone(Clone {
+                    child: ResourceId(1),
+                    promotable,
+                    clone_max: None,
+                    clone_node_max: 1,
+                    promoted_max: 1,
+                    promoted_node_max: 1,
+                    clone_min: 0,
+                    interleave: false,
+                    globally_unique: unique,
+                    ordered: false,
+                }),
+                meta: Meta::default(),
+            },
+            primitive("child", Some(0)),
+        ];
+        c
+    }
+
+    #[test]
+    fn anonymous_clone_lists_nodes_in_name_order() {
+        let mut c = clone_cluster(false, false);
+        c.history = vec![history(1, 2, Role::Started), history(1, 0, Role::Started)];
+        let text = current_status(&c);
+        assert!(text.contains("    * Clone Set: c [child]:\n      * Started: [ node1 node10 ]\n      * Stopped: [ node2 ]\n"), "{text}");
+    }
+
+    #[test]
+    fn promotable_clone_lists_roles() {
+        let mut c = clone_cluster(true, false);
+        c.history = vec![
+            history(1, 0, Role::Promoted),
+            history(1, 1, Role::Unpromoted),
+        ];
+        let text = current_status(&c);
+        assert!(
+            text.contains(
+                "    * Clone Set: c [child] (promotable):\n      * Promoted: [ node1 ]\n      \
+                 * Unpromoted: [ node2 ]\n      * Stopped: [ node10 ]\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn unique_clone_lists_every_instance() {
+        let mut c = clone_cluster(false, true);
+        c.history = vec![History {
+            instance: Some(1),
+            ..history(1, 1, Role::Started)
+        }];
+        let text = current_status(&c);
+        assert!(
+            text.contains(
+                "    * Clone Set: c [child] (unique):\n      \
+                 * child:0\t(ocf:heartbeat:apache):\t Stopped\n      \
+                 * child:1\t(ocf:heartbeat:apache):\t Started node2\n      \
+                 * child:2\t(ocf:heartbeat:apache):\t Stopped\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn node_states() {
+        let mut c = group_cluster();
+        c.nodes.push(Node {
+            unclean: true,
+            online: false,
+            ..node("node3")
+        });
+        c.nodes.push(Node {
+            standby: true,
+            ..node("node4")
+        });
+        c.nodes.push(Node {
+            online: false,
+            ..node("node5")
+        });
+        c.nodes[0].standby = true;
+        let text = current_status(&c);
+        assert!(
+            text.contains(
+                "  * Node List:\n    * Node node1: standby (with active resources)\n    \
+                 * Node node3: UNCLEAN (offline)\n    * Node node4: standby\n    \
+                 * Online: [ node2 ]\n    * OFFLINE: [ node5 ]\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn multiply_active_and_blocked() {
+        let mut c = group_cluster();
+        c.history.push(history(0, 1, Role::Started));
+        c.resources[0].meta.multiple_active = MultipleActive::Block;
+        let text = current_status(&c);
+        assert!(
+            text.contains("rsc1\t(ocf:heartbeat:apache):\t Started (blocked) [ node1 node2 ]"),
+            "{text}"
+        );
+        let (total, disabled, blocked) = current_view(&c).instance_counts();
+        assert_eq!((total, disabled, blocked), (3, 0, 1));
+        assert!(notices(&c).contains("0 of 3 resource instances DISABLED and 1 BLOCKED"));
+    }
+
+    fn group_transition() -> Transition {
+        let i = |r: usize| Instance {
+            resource: ResourceId(r),
+            number: None,
+        };
+        Transition {
+            summary: vec![
+                Change::Recover {
+                    instance: i(3),
+                    from: NodeId(0),
+                    to: NodeId(0),
+                },
+                Change::Move {
+                    instance: i(0),
+                    from: NodeId(0),
+                    to: NodeId(1),
+                },
+                Change::Fence {
+                    node: NodeId(1),
+                    action: FenceAction::Reboot,
+                    reason: "peer is no longer part of the cluster".into(),
+                },
+            ],
+            actions: vec![
+                Action::Resource {
+                    instance: i(3),
+                    task: Task::Start,
+                    node: NodeId(0),
+                },
+                Action::Resource {
+                    instance: i(3),
+                    task: Task::Stop,
+                    node: NodeId(0),
+                },
+                Action::Pseudo {
+                    resource: ResourceId(1),
+                    task: Task::Start,
+                    done: true,
+                },
+            ],
+            edges: vec![(1, 0), (0, 2)],
+            scores: vec![AllocationScore {
+                stage: "pcmk__primitive_assign".into(),
+                resource: "rsc1".into(),
+                node: NodeId(0),
+                score: crate::score::Score::INFINITY,
+            }],
+            placement: vec![
+                Placed {
+                    instance: i(0),
+                    node: Some(NodeId(1)),
+                    role: Role::Started,
+                    failed: false,
+                    managed: true,
+                    blocked: false,
+                },
+                Placed {
+                    instance: i(2),
+                    node: Some(NodeId(0)),
+                    role: Role::Started,
+                    failed: false,
+                    managed: true,
+                    blocked: false,
+                },
+                Placed {
+                    instance: i(3),
+                    node: Some(NodeId(0)),
+                    role: Role::Started,
+                    failed: false,
+                    managed: true,
+                    blocked: false,
+                },
+            ],
+            nodes: vec![
+                NodeAfter {
+                    node: NodeId(0),
+                    online: true,
+                    unclean: false,
+                    standby: false,
+                },
+                NodeAfter {
+                    node: NodeId(1),
+                    online: true,
+                    unclean: false,
+                    standby: false,
+                },
+            ],
+            notes: vec![ChangeNote {
+                change: 1,
+                reason: Some("node availability".into()),
+                blocked: false,
+            }],
+            ..Transition::default()
+        }
+    }
+
+    #[test]
+    fn summary_alignment_fencing_first_then_configuration_order() {
+        let c = group_cluster();
+        let t = group_transition();
+        let text = transition_summary(&c, &t);
+        assert_eq!(
+            text,
+            "Transition Summary:\n  \
+             * Fence (reboot) node2 'peer is no longer part of the cluster'\n  \
+             * Move       rsc1    ( node1 -> node2 )  due to node availability\n  \
+             * Recover    rsc4    (          node1 )\n"
+        );
+    }
+
+    #[test]
+    fn placement_lines_match_the_corpus_format() {
+        let c = group_cluster();
+        let t = group_transition();
+        let lines = placement_lines(&c, &t);
+        assert_eq!(
+            lines,
+            vec![
+                "action\taction=move\tresource=rsc1\tsource=node1\tdest=node2\treason=node availability",
+                "action\taction=recover\tresource=rsc4\tnode=node1",
+                "action\ttask=Fence (reboot)\tnode=node2\treason=peer is no longer part of the cluster",
+                "node\tnode1\tonline=true\tstandby=false\tmaintenance=false\tunclean=false\tshutdown=false",
+                "node\tnode2\tonline=true\tstandby=false\tmaintenance=false\tunclean=false\tshutdown=false",
+                "place\tfoo/rsc3\tStarted\tnode1\t-",
+                "place\tfoo/rsc4\tStarted\tnode1\t-",
+                "place\trsc1\tStarted\tnode2\t-",
+            ]
+        );
+    }
+
+    #[test]
+    fn revised_status_and_actions() {
+        let c = group_cluster();
+        let t = group_transition();
+        let text = revised_status(&c, &t);
+        assert!(
+            text.contains("* rsc1\t(ocf:heartbeat:apache):\t Started node2\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("* rsc4\t(ocf:heartbeat:apache):\t Started node1\n"),
+            "{text}"
+        );
+        let actions = executed_actions(&c, &t);
+        assert_eq!(
+            actions,
+            "Executing Cluster Transition:\n  \
+             * Resource action: rsc4            stop on node1\n  \
+             * Resource action: rsc4            start on node1\n  \
+             * Pseudo action:   foo_running_0\n"
+        );
+        assert_eq!(
+            scores(&c, &t),
+            "pcmk__primitive_assign: rsc1 allocation score on node1: INFINITY\n"
+        );
+        let j = to_json(&c, &t);
+        // Fencing first, then resources in configuration order.
+        assert_eq!(j["summary"][0]["action"], "fence");
+        assert_eq!(j["summary"][1]["action"], "move");
+        assert_eq!(j["summary"][2]["action"], "recover");
+        assert_eq!(j["revised"]["resources"][0]["node"], "node2");
+    }
+
+    #[test]
+    fn promotable_summary_lines_carry_roles() {
+        let mut c = clone_cluster(true, false);
+        c.history = vec![
+            history(1, 0, Role::Promoted),
+            history(1, 1, Role::Unpromoted),
+        ];
+        let i = |n| Instance {
+            resource: ResourceId(1),
+            number: Some(n),
+        };
+        let t = Transition {
+            summary: vec![
+                Change::Demote {
+                    instance: i(0),
+                    to: Role::Unpromoted,
+                    node: NodeId(0),
+                },
+                Change::Promote {
+                    instance: i(1),
+                    from: Role::Unpromoted,
+                    node: NodeId(1),
+                },
+                Change::Promote {
+                    instance: i(2),
+                    from: Role::Stopped,
+                    node: NodeId(2),
+                },
+                Change::Demote {
+                    instance: i(0),
+                    to: Role::Stopped,
+                    node: NodeId(0),
+                },
+            ],
+            ..Transition::default()
+        };
+        let lines = placement_lines(&c, &t);
+        assert!(lines.contains(&"action\taction=demote\tresource=child:0\tsource=node1\tnext-role=Unpromoted\trole=Promoted".to_string()), "{lines:?}");
+        assert!(lines.contains(&"action\taction=promote\tresource=child:1\tsource=node2\tnext-role=Promoted\trole=Unpromoted".to_string()), "{lines:?}");
+        assert!(lines.contains(&"action\taction=promote\tresource=child:2\tdest=node10\tnext-role=Promoted\trole=Stopped".to_string()), "{lines:?}");
+        assert!(
+            lines.contains(
+                &"action\taction=stop\tresource=child:0\tnode=node1\trole=Promoted".to_string()
+            ),
+            "{lines:?}"
+        );
+        let text = transition_summary(&c, &t);
+        assert!(
+            text.contains("* Promote    child:2     (   Stopped -> Promoted node10 )"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn node_names_sort_like_pacemaker() {
+        let mut names = vec!["node10", "Node2", "node1", "alpha", "node01", "node2a"];
+        names.sort_by(|a, b| compare_node_names(a, b));
+        assert_eq!(
+            names,
+            vec!["alpha", "node1", "node01", "Node2", "node2a", "node10"]
+        );
+    }
+
+    #[test]
+    fn execution_date_is_utc() {
+        assert_eq!(format_utc(0), "1970-01-01 00:00:00");
+        assert_eq!(format_utc(1_571_777_586), "2019-10-22 20:53:06");
+    }
+
+    #[test]
+    fn out_of_range_indexes_do_not_panic() {
+        let c = group_cluster();
+        let mut t = group_transition();
+        t.summary.push(Change::Start {
+            instance: Instance {
+                resource: ResourceId(99),
+                number: None,
+            },
+            node: NodeId(42),
+        });
+        t.edges.push((7, 99));
+        t.placement.push(Placed {
+            instance: Instance {
+                resource: ResourceId(99),
+                number: Some(3),
+            },
+            node: Some(NodeId(42)),
+            role: Role::Started,
+            failed: false,
+            managed: true,
+            blocked: false,
+        });
+        let mut c2 = c.clone();
+        c2.history.push(history(99, 42, Role::Started));
+        let _ = simulation(&c2, &t, Sections::default());
+        let _ = placement_lines(&c2, &t);
+        let _ = to_json(&c2, &t);
+    }
+
+    fn placed(resource: usize, number: Option<u32>, node: Option<usize>, role: Role) -> Placed {
+        Placed {
+            instance: Instance {
+                resource: ResourceId(resource),
+                number,
+            },
+            node: node.map(NodeId),
+            role,
+            failed: false,
+            managed: true,
+            blocked: false,
+        }
+    }
+
+    #[test]
+    fn resources_are_listed_by_priority() {
+        let mut c = group_cluster();
+        c.resources[1].meta.priority = 10;
+        let text = current_status(&c);
+        let group = text.find("Resource Group: foo:").unwrap();
+        let rsc1 = text.find("* rsc1\t").unwrap();
+        assert!(group < rsc1, "{text}");
+    }
+
+    #[test]
+    fn failed_probes_show_their_result() {
+        let mut c = group_cluster();
+        c.history.clear();
+        c.failed_probes.push(crate::model::FailedProbe {
+            resource: ResourceId(0),
+            node: NodeId(1),
+            rc: 5,
+        });
+        let text = current_status(&c);
+        assert!(
+            text.contains("* rsc1\t(ocf:heartbeat:apache):\t Stopped (not installed) \n"),
+            "{text}"
+        );
+        let mut c = clone_cluster(false, false);
+        c.failed_probes.push(crate::model::FailedProbe {
+            resource: ResourceId(1),
+            node: NodeId(2),
+            rc: 5,
+        });
+        let text = current_status(&c);
+        assert!(
+            text.contains(
+                "      * Stopped: [ node1 node2 ]\n      * Stopped (not installed): [ node10 ]\n"
+            ),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn an_unmanaged_instance_on_a_lost_node_hides_its_clone() {
+        // Pacemaker counts an unmanaged resource's node for its parents only
+        // when the node is online: the clone is active, yet runs nowhere,
+        // and its status output leaves it out.
+        let mut c = clone_cluster(false, false);
+        c.nodes[1].online = false;
+        c.nodes[1].unclean = true;
+        c.history = vec![History {
+            failed: true,
+            on_fail: Some(OnFail::Block),
+            ..history(1, 1, Role::Started)
+        }];
+        let text = current_status(&c);
+        assert!(!text.contains("Clone Set"), "{text}");
+        assert!(text.contains("    * No resources\n"), "{text}");
+        // Blocked and counted.
+        assert!(notices(&c).contains("0 of 3 resource instances DISABLED and 1 BLOCKED"));
+    }
+
+    #[test]
+    fn revised_status_rereads_the_history_the_transition_leaves() {
+        // clone-max=1: the only instance moves from node1 to node2 (the
+        // first node in the status). Re-reading, node2's history takes
+        // instance 0 and node1's stopped history is left over: an orphan
+        // instance, stopped, as crm_simulate shows it.
+        let mut c = clone_cluster(false, false);
+        if let ResourceKind::Clone(clone) = &mut c.resources[0].kind {
+            clone.clone_max = Some(1);
+        }
+        c.history = vec![history(1, 1, Role::Stopped), history(1, 0, Role::Started)];
+        let t = Transition {
+            summary: vec![Change::Move {
+                instance: Instance {
+                    resource: ResourceId(1),
+                    number: Some(0),
+                },
+                from: NodeId(0),
+                to: NodeId(1),
+            }],
+            placement: vec![placed(1, Some(0), Some(1), Role::Started)],
+            ..Transition::default()
+        };
+        let lines = placement_lines(&c, &t);
+        assert!(
+            lines.contains(&"place\tc/child\tStarted\tnode2\t-".to_string()),
+            "{lines:?}"
+        );
+        assert!(
+            lines.contains(&"place\tc/child\tStopped\t-\torphaned".to_string()),
+            "{lines:?}"
+        );
+        let text = revised_status(&c, &t);
+        assert!(text.contains("      * Started: [ node2 ]\n"), "{text}");
+        assert!(!text.contains("ORPHANED"), "{text}");
+    }
+
+    #[test]
+    fn fencing_clears_the_node_and_orphans_are_deleted() {
+        let mut c = group_cluster();
+        c.nodes[1].online = false;
+        c.nodes[1].unclean = true;
+        c.nodes[1].shutdown = true;
+        c.history.push(history(0, 1, Role::Started));
+        c.orphans.push(crate::model::Orphan {
+            id: "old".into(),
+            agent_spec: "ocf:heartbeat:Dummy".into(),
+            node: NodeId(0),
+            role: Role::Started,
+            failed: false,
+        });
+        let before = current_status(&c);
+        assert!(
+            before.contains("* old\t(ocf:heartbeat:Dummy):\t ORPHANED Started node1\n"),
+            "{before}"
+        );
+        let t = Transition {
+            summary: vec![Change::Fence {
+                node: NodeId(1),
+                action: FenceAction::Reboot,
+                reason: "peer is no longer part of the cluster".into(),
+            }],
+            placement: vec![
+                placed(0, None, Some(0), Role::Started),
+                placed(2, None, Some(0), Role::Started),
+                placed(3, None, Some(0), Role::Started),
+            ],
+            nodes: vec![
+                NodeAfter {
+                    node: NodeId(0),
+                    online: true,
+                    unclean: false,
+                    standby: false,
+                },
+                NodeAfter {
+                    node: NodeId(1),
+                    online: false,
+                    unclean: false,
+                    standby: false,
+                },
+            ],
+            ..Transition::default()
+        };
+        let lines = placement_lines(&c, &t);
+        assert!(
+            lines.contains(
+                &"node\tnode2\tonline=false\tstandby=false\tmaintenance=false\tunclean=false\tshutdown=false"
+                    .to_string()
+            ),
+            "{lines:?}"
+        );
+        assert!(!lines.iter().any(|l| l.contains("old")), "{lines:?}");
+        let text = revised_status(&c, &t);
+        assert!(text.contains("    * OFFLINE: [ node2 ]\n"), "{text}");
+        assert!(
+            text.contains("* rsc1\t(ocf:heartbeat:apache):\t Started node1\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn maintenance_mode_notice_and_unmanaged_resources() {
+        let mut c = group_cluster();
+        c.options.maintenance_mode = true;
+        assert!(notices(&c).contains("*** Resource management is DISABLED ***"));
+        let text = current_status(&c);
+        assert!(text.contains("Started node1 (unmanaged)"), "{text}");
+        assert!(text.contains("Resource Group: foo (unmanaged):"), "{text}");
+    }
+}
