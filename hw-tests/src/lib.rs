@@ -44,6 +44,7 @@ pub mod hadir;
 pub mod inject;
 pub mod ipmi_sim;
 pub mod legacy;
+pub mod measure;
 pub mod netns;
 pub mod pty;
 pub mod qemu;

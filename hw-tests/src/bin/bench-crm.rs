@@ -40,12 +40,12 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
-use ironbeat_hw_tests::{binary, cmd, env, Result};
-use nix::sys::resource::{getrusage, UsageWho};
+use ironbeat_hw_tests::measure::{self, loadavg, package_version as version, Measured};
+use ironbeat_hw_tests::{binary, env, Result};
 
 /// The longest one measured command may run (crm_simulate on 10,000
 /// resources over 32 nodes takes tens of seconds on a slow machine).
@@ -326,62 +326,10 @@ fn generate(n: usize, m: usize, seed: u64, constraint_scale: f64) -> Generated {
 // Measuring
 
 /// What one measured command cost.
-#[derive(Debug, Clone, Default)]
-struct Cost {
-    wall_us: u64,
-    rss_kib: u64,
-    code: i64,
-    stdout: String,
-    stderr: String,
-}
-
-/// `--measure-one ARGV…`: runs the command to completion and prints one JSON
-/// object with its wall time, peak RSS, exit code and output.
-fn measure_one(argv: &[String]) -> Result<()> {
-    let (program, args) = argv
-        .split_first()
-        .context("--measure-one needs a command")?;
-    let mut command = Command::new(program);
-    command.args(args).env("LC_ALL", "C");
-    let start = Instant::now();
-    let out = cmd::run(&mut command, COMMAND_LIMIT);
-    let wall = start.elapsed();
-    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).context("getrusage")?;
-    let (code, stdout, stderr) = match &out {
-        Ok(o) => (
-            o.status.code().unwrap_or(-1),
-            o.stdout.clone(),
-            o.stderr.clone(),
-        ),
-        Err(e) => (-1, String::new(), format!("{e:#}")),
-    };
-    let line = serde_json::json!({
-        "wall_us": wall.as_micros() as u64,
-        // Linux reports ru_maxrss in KiB.
-        "rss_kib": usage.max_rss(),
-        "code": code,
-        "stdout": stdout,
-        "stderr": stderr,
-    });
-    println!("{line}");
-    Ok(())
-}
+type Cost = Measured;
 
 fn measure(argv: &[String]) -> Result<Cost> {
-    let me = std::env::current_exe().context("current_exe")?;
-    let out = cmd::run(
-        Command::new(me).arg("--measure-one").args(argv),
-        COMMAND_LIMIT + Duration::from_secs(5),
-    )?;
-    let v: serde_json::Value = serde_json::from_str(out.stdout.trim())
-        .with_context(|| format!("--measure-one printed {:?} {:?}", out.stdout, out.stderr))?;
-    Ok(Cost {
-        wall_us: v["wall_us"].as_u64().unwrap_or(0),
-        rss_kib: v["rss_kib"].as_u64().unwrap_or(0),
-        code: v["code"].as_i64().unwrap_or(-1),
-        stdout: v["stdout"].as_str().unwrap_or("").to_string(),
-        stderr: v["stderr"].as_str().unwrap_or("").to_string(),
-    })
+    measure::measure(argv, COMMAND_LIMIT)
 }
 
 /// `--in-process FILE RUNS`: reads the CIB and schedules it RUNS times in
@@ -581,25 +529,12 @@ fn ratio(theirs: f64, ours: f64) -> String {
     }
 }
 
-fn version(package: &str) -> String {
-    cmd::run(
-        Command::new("dpkg-query").args(["-W", "-f", "${Version}", package]),
-        cmd::SHORT,
-    )
-    .map(|o| o.stdout)
-    .unwrap_or_default()
-}
-
-fn loadavg() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let result = match argv.first().map(String::as_str) {
-        Some("--measure-one") => measure_one(&argv[1..]),
+        Some(measure::MEASURE_ONE) => {
+            measure::measure_one(&argv[1..], &[("LC_ALL", "C")], COMMAND_LIMIT)
+        }
         Some("--in-process") => match (argv.get(1), argv.get(2)) {
             (Some(file), runs) => in_process(
                 Path::new(file),

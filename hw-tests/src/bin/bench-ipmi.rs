@@ -24,13 +24,13 @@
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitCode};
+use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context};
 use ironbeat_hw_tests::ipmi_sim::SimBmc;
-use ironbeat_hw_tests::{binary, cmd, env, Result};
-use nix::sys::resource::{getrusage, UsageWho};
+use ironbeat_hw_tests::measure::{self, loadavg, package_version as version};
+use ironbeat_hw_tests::{binary, env, Result};
 
 /// The BMC's address (the lab's /24 is 198.18.30.0/24).
 const BMC_IP: &str = "198.18.30.2";
@@ -85,40 +85,6 @@ struct Cost {
     ok: bool,
 }
 
-/// The `--measure-one` mode: runs `argv` to completion and prints one JSON
-/// object with its wall time, CPU time, peak RSS and exit code.
-fn measure_one(argv: &[String]) -> Result<()> {
-    let (program, args) = argv
-        .split_first()
-        .context("--measure-one needs a command")?;
-    let mut command = Command::new(program);
-    command.args(args);
-    let start = Instant::now();
-    let out = cmd::run(&mut command, COMMAND_LIMIT);
-    let wall = start.elapsed();
-    let usage = getrusage(UsageWho::RUSAGE_CHILDREN).context("getrusage")?;
-    let cpu = |t: nix::sys::time::TimeVal| t.tv_sec() as u64 * 1_000_000 + t.tv_usec() as u64;
-    let (code, stdout, stderr) = match &out {
-        Ok(o) => (
-            o.status.code().unwrap_or(-1),
-            o.stdout.clone(),
-            o.stderr.clone(),
-        ),
-        Err(e) => (-1, String::new(), format!("{e:#}")),
-    };
-    let line = serde_json::json!({
-        "wall_us": wall.as_micros() as u64,
-        "cpu_us": cpu(usage.user_time()) + cpu(usage.system_time()),
-        // Linux reports ru_maxrss in KiB.
-        "rss_kib": usage.max_rss(),
-        "code": code,
-        "stdout": stdout,
-        "stderr": stderr,
-    });
-    println!("{line}");
-    Ok(())
-}
-
 /// The output of a `--measure-one` child.
 struct Measured {
     cost: Cost,
@@ -127,28 +93,16 @@ struct Measured {
 }
 
 fn measure(argv: &[String]) -> Result<Measured> {
-    let me = std::env::current_exe().context("current_exe")?;
-    let out = cmd::run(
-        Command::new(me).arg("--measure-one").args(argv),
-        COMMAND_LIMIT + Duration::from_secs(5),
-    )?;
-    let v: serde_json::Value = serde_json::from_str(out.stdout.trim())
-        .with_context(|| format!("--measure-one printed {:?} {:?}", out.stdout, out.stderr))?;
-    let num = |k: &str| v[k].as_u64().unwrap_or(0);
-    let code = v["code"].as_i64().unwrap_or(-1);
+    let m = measure::measure(argv, COMMAND_LIMIT)?;
     Ok(Measured {
         cost: Cost {
-            wall_us: num("wall_us"),
-            cpu_us: num("cpu_us"),
-            rss_kib: num("rss_kib"),
+            wall_us: m.wall_us,
+            cpu_us: m.cpu_us,
+            rss_kib: m.rss_kib,
             ok: false,
         },
-        code,
-        output: format!(
-            "{}{}",
-            v["stdout"].as_str().unwrap_or(""),
-            v["stderr"].as_str().unwrap_or("")
-        ),
+        code: m.code,
+        output: format!("{}{}", m.stdout, m.stderr),
     })
 }
 
@@ -541,25 +495,10 @@ fn ratio(theirs: f64, ours: f64) -> String {
     }
 }
 
-fn version(package: &str) -> String {
-    cmd::run(
-        Command::new("dpkg-query").args(["-W", "-f", "${Version}", package]),
-        cmd::SHORT,
-    )
-    .map(|o| o.stdout)
-    .unwrap_or_default()
-}
-
-fn loadavg() -> String {
-    fs::read_to_string("/proc/loadavg")
-        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
-        .unwrap_or_default()
-}
-
 fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let result = match argv.first().map(String::as_str) {
-        Some("--measure-one") => measure_one(&argv[1..]),
+        Some(measure::MEASURE_ONE) => measure::measure_one(&argv[1..], &[], COMMAND_LIMIT),
         _ => run(),
     };
     match result {
