@@ -3,6 +3,10 @@
 //! allocation scores, and where everything stands once the transition has
 //! run. Renderers ([`crate::simulate`]) and the daemon's executor read this.
 
+use std::fmt;
+use std::ops::Deref;
+use std::sync::Arc;
+
 use crate::model::{FenceAction, NodeId, ResourceId, Role, Task};
 use crate::score::Score;
 
@@ -142,21 +146,80 @@ pub enum Action {
 
 /// One allocation score line (`crm_simulate --show-scores`):
 /// `pcmk__primitive_assign: rsc allocation score on node1: 100`.
+///
+/// A large cluster has hundreds of thousands of these lines (every
+/// resource, node and assignment stage), so the stage and the resource are
+/// shared [`Name`]s: building them allocates nothing per line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AllocationScore {
     /// The function-style prefix crm_simulate prints
     /// (`pcmk__primitive_assign`, `pcmk__group_assign`,
     /// `pcmk__clone_assign`, `pcmk__native_allocate`,
     /// `pcmk__clone_allocate`, `promotion`…), which identifies the stage.
-    pub stage: String,
+    pub stage: Name,
     /// The resource (`rsc`, `rsc:0`, `grp`).
-    pub resource: String,
+    pub resource: Name,
     /// The node. In the `promotion` stage an instance that will not be
     /// active has none: [`AllocationScore::NO_NODE`] (crm_simulate prints
     /// `none`).
     pub node: NodeId,
     /// The score.
     pub score: Score,
+}
+
+/// An immutable name shared by reference counting: cloning it does not
+/// allocate. Reads as a `&str` (`Deref`), prints and serialises as one.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Name(Arc<str>);
+
+impl Name {
+    /// The name as a string slice.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Deref for Name {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl From<&str> for Name {
+    fn from(s: &str) -> Self {
+        Name(Arc::from(s))
+    }
+}
+
+impl From<String> for Name {
+    fn from(s: String) -> Self {
+        Name(Arc::from(s))
+    }
+}
+
+impl PartialEq<str> for Name {
+    fn eq(&self, other: &str) -> bool {
+        &*self.0 == other
+    }
+}
+
+impl PartialEq<&str> for Name {
+    fn eq(&self, other: &&str) -> bool {
+        &*self.0 == *other
+    }
+}
+
+impl serde::Serialize for Name {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.0)
+    }
 }
 
 impl AllocationScore {

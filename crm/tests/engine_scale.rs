@@ -198,10 +198,18 @@ fn generate(n: usize, m: usize, seed: u64) -> Cluster {
 
 fn run(n: usize, m: usize) {
     let c = generate(n, m, 0x5eed + n as u64 * 31 + m as u64);
-    let start = Instant::now();
-    let t = schedule(&c, 2_000_000_000);
-    let took = start.elapsed();
     // The machine is shared: report the best of a few runs.
+    let mut took = std::time::Duration::MAX;
+    let mut full = None;
+    for _ in 0..5 {
+        let start = Instant::now();
+        let f = schedule(&c, 2_000_000_000);
+        took = took.min(start.elapsed());
+        full = Some(f);
+    }
+    let Some(t) = full else {
+        unreachable!("five runs");
+    };
     let mut took_fast = std::time::Duration::MAX;
     let mut fast = None;
     for _ in 0..5 {

@@ -166,7 +166,13 @@ pub fn simulate(args: &SimulateArgs) -> Result<()> {
             false,
         ),
     };
-    let transition = policy::schedule(&document.cluster, now);
+    let transition = policy::schedule_with(
+        &document.cluster,
+        now,
+        policy::Options {
+            scores: args.show_scores,
+        },
+    );
     if args.json {
         let mut value = simulate::to_json_with(&document.cluster, &transition, args.show_scores);
         if let Some(map) = value.as_object_mut() {

@@ -5,11 +5,11 @@
 use crate::model::{NodeId, Role, Task};
 use crate::score::Score;
 use crate::transition::{
-    Action, AllocationScore, Change, ChangeNote, Instance, NodeAfter, Placed, Transition,
+    Action, AllocationScore, Change, ChangeNote, Instance, Name, NodeAfter, Placed, Transition,
 };
 
 use super::actions::Op;
-use super::working::{ActIx, NodeIx, RscIx, Variant, WorkingSet};
+use super::working::{ActIx, NodeIx, RscIx, Stage, Variant, WorkingSet};
 
 /// State a summary line needs from the unpacked resource before the
 /// scheduler touched its flags.
@@ -36,12 +36,24 @@ impl WorkingSet<'_> {
             self.summarize(r, &mut t);
         }
         self.graph(&mut t);
+        // One shared name per stage and per resource with score lines.
+        let mut stages: Vec<(Stage, Name)> = Vec::new();
+        let mut names: Vec<Option<Name>> = vec![None; self.rscs.len()];
         t.scores = self
             .scores
             .iter()
             .map(|&(stage, rsc, node, score)| AllocationScore {
-                stage: stage.name().to_string(),
-                resource: self.rscs[rsc].id.clone(),
+                stage: match stages.iter().find(|(s, _)| *s == stage) {
+                    Some((_, name)) => name.clone(),
+                    None => {
+                        let name = Name::from(stage.name());
+                        stages.push((stage, name.clone()));
+                        name
+                    }
+                },
+                resource: names[rsc]
+                    .get_or_insert_with(|| Name::from(self.rscs[rsc].id.as_str()))
+                    .clone(),
                 node: NodeId(node),
                 score: Score::new(i64::from(score)),
             })

@@ -347,7 +347,13 @@ fn in_process(file: &Path, runs: usize) -> Result<()> {
             .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
         read_us.push(start.elapsed().as_micros() as u64);
         let start = Instant::now();
-        let transition = ironbeat_crm::policy::schedule(&document.cluster, 0);
+        // Placement as the daemon and `crm simulate` without --show-scores
+        // run it: no allocation-score lines (crm_simulate -R prints none).
+        let transition = ironbeat_crm::policy::schedule_with(
+            &document.cluster,
+            0,
+            ironbeat_crm::policy::Options { scores: false },
+        );
         schedule_us.push(start.elapsed().as_micros() as u64);
         let start = Instant::now();
         actions = ironbeat_crm::simulate::placement_lines(&document.cluster, &transition)
