@@ -99,19 +99,9 @@ const TYPED_META: &[&str] = &[
     "allow-migrate",
 ];
 
-/// Every meta attribute Pacemaker 2.1.5 knows (others are typos).
-const KNOWN_META: &[&str] = &[
-    "priority",
-    "target-role",
-    "is-managed",
-    "maintenance",
-    "resource-stickiness",
-    "migration-threshold",
-    "failure-timeout",
-    "requires",
-    "multiple-active",
-    "critical",
-    "allow-migrate",
+/// The meta attributes Pacemaker 2.1.5 knows besides [`TYPED_META`] (any
+/// other is a typo).
+const OTHER_KNOWN_META: &[&str] = &[
     "description",
     "clone-max",
     "clone-node-max",
@@ -1361,7 +1351,9 @@ impl<'a, 'i> Reader<'a, 'i> {
             };
             if let Some(what) = what {
                 self.unsupported(name, id, what);
-            } else if !KNOWN_META.contains(&name.as_str()) {
+            } else if !TYPED_META.contains(&name.as_str())
+                && !OTHER_KNOWN_META.contains(&name.as_str())
+            {
                 self.warn(
                     xml,
                     format!(
