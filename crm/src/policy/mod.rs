@@ -79,20 +79,3 @@ pub fn schedule_with(cluster: &Cluster, now: i64, options: Options) -> Transitio
     ws.apply_orderings();
     ws.transition(&unpacked)
 }
-
-/// Every action the engine considered, one per line, with whether it is
-/// required or optional, runnable or not, and why: the diagnostic behind
-/// "why does this resource not start?".
-pub fn explain(cluster: &Cluster, now: i64) -> String {
-    let mut ws = working::WorkingSet::new(cluster, now);
-    ws.unpack_history();
-    ws.unpack_placement_constraints();
-    ws.unpack_orders();
-    ws.apply_node_criteria();
-    ws.internal_constraints();
-    ws.assign_all();
-    ws.create_all_actions();
-    ws.schedule_fencing();
-    ws.apply_orderings();
-    ws.explain()
-}
