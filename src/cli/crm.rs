@@ -1,26 +1,47 @@
 //! `ironbeat crm simulate`: what the policy engine would do with a
-//! Pacemaker CIB, printed as `crm_simulate -S` prints it.
+//! Pacemaker CIB, or with ironbeat's own configuration (the native file or
+//! a heartbeat directory), printed as `crm_simulate -S` prints it.
 //!
-//! Reading the file, the clock and printing happen here; parsing
-//! ([`ironbeat_crm::cib`]), deciding ([`ironbeat_crm::policy`]) and
-//! rendering ([`ironbeat_crm::simulate`]) are pure.
+//! Reading the files, the clock and printing happen here; parsing
+//! ([`ironbeat_crm::cib`], [`crate::config::to_crm`]), deciding
+//! ([`ironbeat_crm::policy`]) and rendering ([`ironbeat_crm::simulate`]) are
+//! pure.
 
 use std::fmt;
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Result;
-use clap::Args;
+use clap::{ArgGroup, Args};
+use ironbeat_crm::model::Cluster;
 use ironbeat_crm::{cib, policy, simulate};
+
+use crate::config::to_crm::{load_ha_d_crm, load_native_crm};
 
 /// Options of `ironbeat crm simulate`.
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("input").required(true).args(["xml", "config", "ha_d"])))]
 pub struct SimulateArgs {
     /// The CIB to read (configuration and status), as `cibadmin -Q` or
     /// `crm_simulate -x` take it; `-` reads standard input.
     #[arg(long, value_name = "FILE")]
-    xml: PathBuf,
+    xml: Option<PathBuf>,
+    /// ironbeat's native configuration (its resources and constraints),
+    /// with every node online unless --offline or --standby say otherwise
+    /// and nothing running yet.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// A heartbeat directory: ha.cf's nodes and haresources, like --config.
+    #[arg(long = "ha-d", value_name = "DIR")]
+    ha_d: Option<PathBuf>,
+    /// With --config or --ha-d: this node is down (cleanly); repeatable.
+    #[arg(long, value_name = "NODE", conflicts_with = "xml")]
+    offline: Vec<String>,
+    /// With --config or --ha-d: this node is in standby (runs nothing);
+    /// repeatable.
+    #[arg(long, value_name = "NODE", conflicts_with = "xml")]
+    standby: Vec<String>,
     /// Also print the allocation scores (with --json: a `scores` array).
     #[arg(long)]
     show_scores: bool,
@@ -122,17 +143,37 @@ pub fn parse_date(text: &str) -> std::result::Result<i64, String> {
     Ok(days * 86_400 + h[0] * 3600 + h[1] * 60 + h[2])
 }
 
-/// Runs `ironbeat crm simulate`: reads the CIB, reports what it cannot
-/// honour on stderr, schedules and prints.
+/// Runs `ironbeat crm simulate`: reads the CIB (or compiles the
+/// configuration), reports what it cannot honour on stderr, schedules and
+/// prints.
 pub fn simulate(args: &SimulateArgs) -> Result<()> {
-    let shown = args.xml.display().to_string();
-    let text = read_input(args)?;
     let asked = args.now.or(args.date);
-    let document = match asked {
-        Some(t) => cib::read_at(&text, t),
-        None => cib::read(&text),
-    }
-    .map_err(|e| CrmError::Config(describe(&shown, &e)))?;
+    let (shown, document) = match (&args.xml, &args.config, &args.ha_d) {
+        (Some(xml), _, _) => {
+            let shown = xml.display().to_string();
+            let text = read_input(xml)?;
+            let document = match asked {
+                Some(t) => cib::read_at(&text, t),
+                None => cib::read(&text),
+            }
+            .map_err(|e| CrmError::Config(describe(&shown, &e)))?;
+            (shown, document)
+        }
+        (None, Some(file), _) => (
+            file.display().to_string(),
+            configured(load_native_crm(file, None)?, args)?,
+        ),
+        (None, None, Some(dir)) => (
+            dir.display().to_string(),
+            configured(load_ha_d_crm(dir)?, args)?,
+        ),
+        (None, None, None) => {
+            return Err(CrmError::Config(
+                "nothing to simulate: give --xml FILE, --config FILE or --ha-d DIR".to_string(),
+            )
+            .into())
+        }
+    };
     for u in &document.unsupported {
         let id =
             u.id.as_deref()
@@ -210,6 +251,47 @@ pub fn simulate(args: &SimulateArgs) -> Result<()> {
     Ok(())
 }
 
+/// A configured cluster as a simulation input: every node online, except
+/// those `--offline` takes down and those `--standby` puts in standby;
+/// nothing running yet.
+fn configured(mut cluster: Cluster, args: &SimulateArgs) -> Result<cib::Document, CrmError> {
+    for node in &mut cluster.nodes {
+        node.online = true;
+    }
+    for (option, names) in [("--offline", &args.offline), ("--standby", &args.standby)] {
+        for name in names {
+            let found = cluster
+                .node_by_name(name)
+                .or_else(|| {
+                    cluster
+                        .nodes
+                        .iter()
+                        .position(|n| n.name.eq_ignore_ascii_case(name))
+                        .map(ironbeat_crm::model::NodeId)
+                })
+                .ok_or_else(|| {
+                    let known: Vec<&str> = cluster.nodes.iter().map(|n| n.name.as_str()).collect();
+                    CrmError::Config(format!(
+                        "{option} {name}: the configuration has no such node; its nodes are: {}",
+                        known.join(", ")
+                    ))
+                })?;
+            let node = &mut cluster.nodes[found.0];
+            if option == "--offline" {
+                node.online = false;
+            } else {
+                node.standby = true;
+            }
+        }
+    }
+    Ok(cib::Document {
+        cluster,
+        unsupported: Vec::new(),
+        warnings: Vec::new(),
+        now: None,
+    })
+}
+
 /// `FILE:LINE: <element id="…">: what is wrong and how to fix it`.
 fn describe(shown: &str, e: &cib::Error) -> String {
     let place = match e.line() {
@@ -225,13 +307,13 @@ fn describe(shown: &str, e: &cib::Error) -> String {
     }
 }
 
-fn read_input(args: &SimulateArgs) -> Result<String, CrmError> {
-    let shown = args.xml.display().to_string();
+fn read_input(xml: &Path) -> Result<String, CrmError> {
+    let shown = xml.display().to_string();
     let mut bytes = Vec::new();
     let result = if shown == "-" {
         std::io::stdin().read_to_end(&mut bytes).map(|_| ())
     } else {
-        std::fs::File::open(&args.xml).and_then(|mut f| f.read_to_end(&mut bytes).map(|_| ()))
+        std::fs::File::open(xml).and_then(|mut f| f.read_to_end(&mut bytes).map(|_| ()))
     };
     result.map_err(|e| CrmError::Io(format!("reading {shown}: {e}")))?;
     String::from_utf8(bytes).map_err(|e| {

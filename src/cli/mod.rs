@@ -38,7 +38,8 @@ enum Command {
 
 #[derive(Debug, Subcommand)]
 enum CrmCommand {
-    /// Read a Pacemaker CIB and print what would happen, as `crm_simulate -S`
+    /// Read a Pacemaker CIB (`--xml`), the native config (`--config`) or
+    /// `/etc/ha.d` (`--ha-d`) and print what would happen, as `crm_simulate -S`
     /// prints it: current status, Transition Summary, revised status.
     Simulate(crm::SimulateArgs),
 }

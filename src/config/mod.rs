@@ -24,6 +24,7 @@ mod hacf;
 mod hadir;
 mod model;
 mod native;
+mod resources;
 pub mod to_crm;
 mod values;
 

@@ -32,7 +32,18 @@
 //! ip = "198.18.1.2"
 //! username = "admin"
 //! password_file = "/etc/ironbeat/node2-bmc.pass"
+//!
+//! [[resource]]                        # optional; see the `resources` module
+//! id = "vip"
+//! agent = "ocf:heartbeat:IPaddr2"
+//! params = { ip = "198.18.0.10" }
 //! ```
+//!
+//! The resource tables (`[resource_defaults]`, `[[resource]]`,
+//! `[[group]]`, `[[clone]]`, `[[location]]`, `[[colocation]]`,
+//! `[[order]]`) and the policy keys of `[cluster]` are checked and compiled
+//! into the CRM model by [`super::resources`] while the file is parsed, so
+//! every loader reports their errors.
 
 use std::net::{IpAddr, Ipv4Addr};
 use std::ops::Range;
@@ -50,6 +61,11 @@ use super::model::{
     Link, Location, Medium, TimingField, DEFAULT_BAUD, DEFAULT_CLUSTER_NAME, DEFAULT_UDP_PORT,
     MAX_LINKS,
 };
+use super::resources::{
+    self, NativeCrm, RawClone, RawColocation, RawDefaults, RawGroup, RawLocation, RawOrder,
+    RawPolicy, RawResource, RawSections,
+};
+use super::to_crm::fence_primitive_id;
 use super::values::{
     check_baud, check_iface, check_mcast_group, check_node_name, check_tty, line_of, nearest,
 };
@@ -74,6 +90,19 @@ struct RawFile {
     #[serde(default)]
     link: Vec<Spanned<RawLink>>,
     fence: Option<RawFence>,
+    resource_defaults: Option<Spanned<RawDefaults>>,
+    #[serde(default)]
+    resource: Vec<Spanned<RawResource>>,
+    #[serde(default)]
+    group: Vec<Spanned<RawGroup>>,
+    #[serde(default)]
+    clone: Vec<Spanned<RawClone>>,
+    #[serde(default)]
+    location: Vec<Spanned<RawLocation>>,
+    #[serde(default)]
+    colocation: Vec<Spanned<RawColocation>>,
+    #[serde(default)]
+    order: Vec<Spanned<RawOrder>>,
 }
 
 #[derive(Deserialize)]
@@ -85,6 +114,12 @@ struct RawCluster {
     allow_insecure_crc: Option<bool>,
     autojoin: Option<Spanned<String>>,
     udp_port: Option<Spanned<i64>>,
+    stonith_enabled: Option<Spanned<bool>>,
+    stonith_action: Option<Spanned<String>>,
+    no_quorum_policy: Option<Spanned<String>>,
+    symmetric_cluster: Option<Spanned<bool>>,
+    start_failure_is_fatal: Option<Spanned<bool>>,
+    maintenance_mode: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -167,6 +202,9 @@ pub(super) struct Native {
     autojoin: Autojoin,
     /// `[fence]`.
     pub(super) fencing: Fencing,
+    /// The CRM model: members, policy, fence devices, resources and
+    /// constraints.
+    pub(super) crm: NativeCrm,
 }
 
 /// Spans to lines for one file.
@@ -361,6 +399,37 @@ pub(super) fn parse_native(
         files,
     )?;
 
+    let fence_devices: Vec<(String, Location)> = fencing
+        .devices
+        .iter()
+        .map(|d| (fence_primitive_id(&d.name), d.location.clone()))
+        .collect();
+    let crm = resources::compile(
+        &src,
+        &RawSections {
+            defaults: raw.resource_defaults.as_ref(),
+            resources: &raw.resource,
+            groups: &raw.group,
+            clones: &raw.clone,
+            locations: &raw.location,
+            colocations: &raw.colocation,
+            orders: &raw.order,
+        },
+        &RawPolicy {
+            stonith_enabled: cluster.stonith_enabled.as_ref(),
+            stonith_action: cluster.stonith_action.as_ref(),
+            no_quorum_policy: cluster.no_quorum_policy.as_ref(),
+            symmetric_cluster: cluster.symmetric_cluster.as_ref(),
+            start_failure_is_fatal: cluster.start_failure_is_fatal.as_ref(),
+            maintenance_mode: cluster.maintenance_mode.as_ref(),
+        },
+        &resources::Members {
+            name: &name,
+            nodes: &nodes,
+            fence_devices: &fence_devices,
+        },
+    )?;
+
     Ok(Native {
         cluster: name,
         nodes,
@@ -372,6 +441,7 @@ pub(super) fn parse_native(
         allow_insecure_crc: cluster.allow_insecure_crc.unwrap_or(false),
         autojoin,
         fencing,
+        crm,
     })
 }
 

@@ -1,18 +1,25 @@
-//! heartbeat's `haresources` as the compact CRM's model: the classic front
-//! door into the same [`Cluster`] a Pacemaker CIB reads into.
+//! The configuration as the compact CRM's model: the front doors into the
+//! same [`Cluster`] a Pacemaker CIB reads into.
+//!
+//! * The native file's resource tables ([`native_to_crm`],
+//!   [`load_native_crm`]), checked and compiled by the `resources` module.
+//! * heartbeat's `haresources` ([`haresources_to_crm`], [`load_ha_d_crm`]):
 //!
 //! ```text
 //!   # preferred node, then its resources, started left to right
 //!   node1 IPaddr2::198.18.4.100/24/eth0 Filesystem::/dev/sdb1::/srv::ext4 nginx
 //! ```
 //!
-//! Each line becomes a group (`group_1`, `group_2`, … in file order) whose
-//! members are the line's resources in order (start left to right, stop
-//! right to left, all on one node: heartbeat's v1 semantics), with a
-//! location preference of [`PREFERRED_NODE_SCORE`] for the line's node. A
-//! resource is `NAME::ARG1::ARG2…`, run as a heartbeat-class agent (`class
-//! heartbeat`, type `NAME`, parameters `1`, `2`, … in order), which the
-//! executor looks up in `resource.d` then `init.d` as heartbeat's
+//! Both start from `base_cluster`: the members, the options, and one
+//! `stonith`-class primitive per fence device.
+//!
+//! Each haresources line becomes a group (`group_1`, `group_2`, … in file
+//! order) whose members are the line's resources in order (start left to
+//! right, stop right to left, all on one node: heartbeat's v1 semantics),
+//! with a location preference of [`PREFERRED_NODE_SCORE`] for the line's
+//! node. A resource is `NAME::ARG1::ARG2…`, run as a heartbeat-class agent
+//! (`class heartbeat`, type `NAME`, parameters `1`, `2`, … in order), which
+//! the executor looks up in `resource.d` then `init.d` as heartbeat's
 //! ResourceManager did; a bare address (`198.18.4.100/24/eth0`) is short for
 //! `IPaddr::198.18.4.100/24/eth0`.
 //!
@@ -26,7 +33,7 @@
 //! `stonith_host`) or the native file (`[[fence.device]]`) configures a
 //! device; each becomes a `stonith`-class primitive. Node states (online,
 //! standby, …) are not configuration: the caller fills them in from
-//! membership.
+//! membership (every model here has its nodes offline and clean).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -38,8 +45,11 @@ use ironbeat_crm::model::{
 use ironbeat_crm::score::Score;
 
 use super::error::ConfigError;
+use super::fence::Files;
+use super::hacf::parse_ha_cf;
 use super::hadir::read_text;
-use super::model::{AutoFailback, Config, Location};
+use super::model::{AutoFailback, Config, Fencing, HeartbeatOptions, Location};
+use super::native::parse_native;
 
 /// The location score of a group for the node its haresources line names.
 pub const PREFERRED_NODE_SCORE: i32 = 100;
@@ -192,24 +202,124 @@ pub fn haresources_to_crm(
     config: &Config,
     haresources: &Haresources,
 ) -> Result<Cluster, ConfigError> {
-    let heartbeat = &config.heartbeat;
-    let fence_devices = fence_device_names(config);
-    let stonith = !fence_devices.is_empty();
-    let options = ClusterOptions {
-        stonith_enabled: stonith,
-        no_quorum_policy: NoQuorumPolicy::Ignore,
-        other: BTreeMap::from([("cluster-name".to_string(), config.cluster.clone())]),
-        ..ClusterOptions::default()
-    };
+    heartbeat_to_crm(
+        &config.cluster,
+        &config.nodes,
+        &config.heartbeat,
+        &config.fencing,
+        haresources,
+    )
+}
+
+/// The CRM model of a heartbeat directory, for `ironbeat crm simulate
+/// --ha-d DIR`: `DIR/ha.cf`'s members, fencing and `auto_failback`, and
+/// `DIR/haresources` (none if the file is missing). Neither the authkeys
+/// file nor this node's membership is checked: a simulation may run
+/// anywhere.
+pub fn load_ha_d_crm(dir: &Path) -> Result<Cluster, ConfigError> {
+    let path = dir.join("ha.cf");
+    let text = read_text(&path, "the heartbeat configuration", || {
+        "point --ha-d at the directory holding ha.cf".to_string()
+    })?;
+    let cf = parse_ha_cf(&text, &path)?;
+    let nodes: Vec<String> = cf.nodes.iter().map(|n| n.value.clone()).collect();
+    if nodes.is_empty() {
+        return Err(ConfigError::in_file(
+            &path,
+            "no `node` line: the cluster's resources are placed on its members; add one \
+             `node NAME` line per member",
+        ));
+    }
+    let haresources = load_haresources(dir)?.unwrap_or(Haresources { lines: Vec::new() });
+    heartbeat_to_crm(
+        cf.cluster_name(),
+        &nodes,
+        &cf.options,
+        &Fencing::default(),
+        &haresources,
+    )
+}
+
+/// The CRM model of a native file (`origin` names it in errors), for tests,
+/// fuzzing and `config check`: its members, fence devices, policy,
+/// resources and constraints. Neither authkeys nor password files are read.
+pub fn native_to_crm(text: &str, origin: &Path) -> Result<Cluster, ConfigError> {
+    Ok(parse_native(text, origin, None, Files::Skip)?.crm.cluster)
+}
+
+/// The CRM model of the native file at `path` (authkeys and password files
+/// are not read; this node need not be a member).
+///
+/// Resources are configured in one place. With `ha_d` (the heartbeat
+/// directory the daemon would otherwise use, `/etc/ha.d`), a
+/// `haresources` file there that lists resources is an error, whether or not
+/// the native file has resource tables of its own: the message says which
+/// file to keep, so that neither is silently ignored. `ironbeat crm simulate
+/// --config FILE` passes None: it reads the file it is given.
+pub fn load_native_crm(path: &Path, ha_d: Option<&Path>) -> Result<Cluster, ConfigError> {
+    let text = read_text(path, "the configuration", || {
+        "write one (docs/config.md shows a complete example)".to_string()
+    })?;
+    let native = parse_native(&text, path, None, Files::Skip)?;
+    if let Some(dir) = ha_d {
+        if let Some(haresources) = load_haresources(dir)?.filter(|h| !h.lines.is_empty()) {
+            let other = &haresources.lines[0].location;
+            let shown = path.display();
+            return Err(match &native.crm.first_resource {
+                Some(first) => ConfigError::at(
+                    first,
+                    format!(
+                        "resources are configured twice: here and in {other}; keep one. To \
+                         keep this file, remove (or rename) {} after checking that these \
+                         tables describe its lines (each line is a [[group]] with a \
+                         [[location]] for its node, docs/config.md); to keep haresources, \
+                         remove the resource tables here and use --ha-d {}",
+                        other.file.display(),
+                        dir.display()
+                    ),
+                ),
+                None => ConfigError::at(
+                    other,
+                    format!(
+                        "this haresources file lists resources, but the configuration in use \
+                         is {shown}, which has none; keep one: move the lines into {shown} \
+                         (each line is a [[group]] with a [[location]] for its node, \
+                         docs/config.md) and remove {}, or use --ha-d {} instead of {shown}",
+                        other.file.display(),
+                        dir.display()
+                    ),
+                ),
+            });
+        }
+    }
+    Ok(native.crm.cluster)
+}
+
+/// The id of the stonith primitive a native `[[fence.device]]` becomes.
+pub(super) fn fence_primitive_id(device: &str) -> String {
+    format!("fence_{device}")
+}
+
+/// What every front door's model starts with: the cluster's nodes (in
+/// order, not yet online: the caller fills node states in from
+/// membership), its options with `cluster-name`, quorum, and one
+/// `stonith`-class primitive per fence device (the executor fences through
+/// `fence_ironbeat`).
+pub(super) fn base_cluster(
+    name: &str,
+    nodes: &[String],
+    fence_devices: &[String],
+    mut options: ClusterOptions,
+) -> Cluster {
+    options
+        .other
+        .insert("cluster-name".to_string(), name.to_string());
     let mut cluster = Cluster {
         options,
         have_quorum: true,
         ..Cluster::default()
     };
-    let mut node_ids: HashMap<String, NodeId> = HashMap::new();
-    for name in &config.nodes {
-        let id = NodeId(cluster.nodes.len());
-        node_ids.insert(name.to_ascii_lowercase(), id);
+    for name in nodes {
         let attributes = BTreeMap::from([
             ("#uname".to_string(), name.clone()),
             ("#id".to_string(), name.clone()),
@@ -222,6 +332,45 @@ pub fn haresources_to_crm(
             ..Node::default()
         });
     }
+    for device in fence_devices {
+        cluster.resources.push(Resource {
+            id: device.clone(),
+            parent: None,
+            kind: ResourceKind::Primitive(Primitive {
+                class: "stonith".to_string(),
+                agent: "fence_ironbeat".to_string(),
+                ..Primitive::default()
+            }),
+            meta: Meta {
+                requires: Some(Requires::Quorum),
+                ..Meta::default()
+            },
+        });
+    }
+    cluster
+}
+
+/// haresources over a heartbeat cluster's members, options and fencing.
+fn heartbeat_to_crm(
+    cluster_name: &str,
+    nodes: &[String],
+    heartbeat: &HeartbeatOptions,
+    fencing: &Fencing,
+    haresources: &Haresources,
+) -> Result<Cluster, ConfigError> {
+    let fence_devices = fence_device_names(fencing, heartbeat);
+    let stonith = !fence_devices.is_empty();
+    let options = ClusterOptions {
+        stonith_enabled: stonith,
+        no_quorum_policy: NoQuorumPolicy::Ignore,
+        ..ClusterOptions::default()
+    };
+    let mut cluster = base_cluster(cluster_name, nodes, &fence_devices, options);
+    let node_ids: HashMap<String, NodeId> = nodes
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.to_ascii_lowercase(), NodeId(i)))
+        .collect();
 
     let sticky = heartbeat
         .auto_failback
@@ -237,22 +386,6 @@ pub fn haresources_to_crm(
         ..Meta::default()
     };
 
-    for device in &fence_devices {
-        cluster.resources.push(Resource {
-            id: device.clone(),
-            parent: None,
-            kind: ResourceKind::Primitive(Primitive {
-                class: "stonith".to_string(),
-                agent: "fence_ironbeat".to_string(),
-                ..Primitive::default()
-            }),
-            meta: Meta {
-                requires: Some(Requires::Quorum),
-                ..Meta::default()
-            },
-        });
-    }
-
     let mut ids: HashMap<String, usize> = cluster
         .resources
         .iter()
@@ -267,7 +400,7 @@ pub fn haresources_to_crm(
                     "node `{}` is not a cluster member ({}); add `node {}` to ha.cf or fix \
                      the name",
                     line.node,
-                    config.nodes.join(", "),
+                    nodes.join(", "),
                     line.node
                 ),
             ));
@@ -337,22 +470,22 @@ pub fn haresources_to_crm(
     Ok(cluster)
 }
 
-/// The fence devices a configuration names: native `[[fence.device]]`
-/// names, else one per ha.cf `stonith`/`stonith_host` line.
-fn fence_device_names(config: &Config) -> Vec<String> {
-    if !config.fencing.devices.is_empty() {
-        return config
-            .fencing
+/// The fence devices of a configuration, as primitive ids: native
+/// `[[fence.device]]` names, else one per ha.cf `stonith`/`stonith_host`
+/// line.
+fn fence_device_names(fencing: &Fencing, heartbeat: &HeartbeatOptions) -> Vec<String> {
+    if !fencing.devices.is_empty() {
+        return fencing
             .devices
             .iter()
-            .map(|d| format!("fence_{}", d.name))
+            .map(|d| fence_primitive_id(&d.name))
             .collect();
     }
     let mut names = Vec::new();
-    if config.heartbeat.stonith.is_some() {
+    if heartbeat.stonith.is_some() {
         names.push("stonith_1".to_string());
     }
-    for i in 0..config.heartbeat.stonith_hosts.len() {
+    for i in 0..heartbeat.stonith_hosts.len() {
         names.push(format!("stonith_host_{}", i + 1));
     }
     names
@@ -382,7 +515,7 @@ fn sanitize(text: &str) -> String {
 }
 
 /// `base`, or `base_2`, `base_3`, … when taken.
-fn unique_id(ids: &mut HashMap<String, usize>, base: &str) -> String {
+pub(super) fn unique_id(ids: &mut HashMap<String, usize>, base: &str) -> String {
     let mut id = base.to_string();
     let mut n = ids.get(base).copied().unwrap_or(0);
     while ids.contains_key(&id) {
