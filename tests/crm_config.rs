@@ -944,9 +944,9 @@ fn crm_simulate_config_errors_and_exit_codes() {
         out.stderr
     );
     assert_eq!(out.stdout, "");
-    // A node the configuration does not have.
+    // A node the configuration does not have: a command-line mistake.
     let out = simulate(&["--config", config, "--offline", "node9"]);
-    out.expect(CONFIG);
+    out.expect(USAGE);
     assert!(
         out.stderr.contains("--offline node9") && out.stderr.contains("node1, node2, node3"),
         "{}",

@@ -66,6 +66,9 @@ pub enum CrmError {
     /// The CIB is not one we can use; the message names the element and
     /// what to fix.
     Config(String),
+    /// The command line names something the input does not have (a node
+    /// for `--offline`/`--standby`).
+    Usage(String),
 }
 
 impl CrmError {
@@ -74,12 +77,17 @@ impl CrmError {
     pub fn is_config(&self) -> bool {
         matches!(self, CrmError::Config(_))
     }
+
+    /// Whether the command line is at fault (exit code 2).
+    pub fn is_usage(&self) -> bool {
+        matches!(self, CrmError::Usage(_))
+    }
 }
 
 impl fmt::Display for CrmError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CrmError::Io(m) | CrmError::Config(m) => f.write_str(m),
+            CrmError::Io(m) | CrmError::Config(m) | CrmError::Usage(m) => f.write_str(m),
         }
     }
 }
@@ -271,7 +279,7 @@ fn configured(mut cluster: Cluster, args: &SimulateArgs) -> Result<cib::Document
                 })
                 .ok_or_else(|| {
                     let known: Vec<&str> = cluster.nodes.iter().map(|n| n.name.as_str()).collect();
-                    CrmError::Config(format!(
+                    CrmError::Usage(format!(
                         "{option} {name}: the configuration has no such node; its nodes are: {}",
                         known.join(", ")
                     ))

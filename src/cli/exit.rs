@@ -39,7 +39,13 @@ pub fn for_error(error: &anyhow::Error) -> ExitCode {
             });
         }
         if let Some(e) = cause.downcast_ref::<super::crm::CrmError>() {
-            return ExitCode::from(if e.is_config() { CONFIG } else { FAILURE });
+            return ExitCode::from(if e.is_usage() {
+                USAGE
+            } else if e.is_config() {
+                CONFIG
+            } else {
+                FAILURE
+            });
         }
         if let Some(e) = cause.downcast_ref::<crate::config::ConfigError>() {
             return ExitCode::from(match e.kind() {
