@@ -28,11 +28,14 @@
 #   xz-utils                       unpacks the guest kernel (build-qemu-guest.sh)
 #   pacemaker-cli-utils            crm_simulate 2.1.5: the policy engine's oracle and
 #                                  the peer of the placement benchmark (bench/crm-placement.sh)
+#   resource-agents                the real OCF Dummy / IPaddr2 scripts (agents/tests,
+#                                  bench/agents.sh)
+#   e2fsprogs                      mkfs.ext4 for the Filesystem agent's loop image (agents/tests)
 set -euo pipefail
 
 MODE=${1:-all}
 DEMO_PKGS=(build-essential pkg-config ca-certificates curl iproute2 socat procps)
-ALL_PKGS=("${DEMO_PKGS[@]}" tcpdump util-linux heartbeat openipmi ipmitool fence-agents cluster-glue libxml2-utils qemu-system-x86 xz-utils pacemaker-cli-utils)
+ALL_PKGS=("${DEMO_PKGS[@]}" tcpdump util-linux heartbeat openipmi ipmitool fence-agents cluster-glue libxml2-utils qemu-system-x86 xz-utils pacemaker-cli-utils resource-agents e2fsprogs)
 case "$MODE" in
   all) PKGS=("${ALL_PKGS[@]}") ;;
   --demo) PKGS=("${DEMO_PKGS[@]}") ;;

@@ -36,8 +36,9 @@ pub enum PathDriver {
     Udp(UdpDriver),
     /// A raw Ethernet path.
     Ether(EtherDriver),
-    /// A serial line.
-    Serial(SerialDriver),
+    /// A serial line (boxed: its framing buffers make it the largest
+    /// driver by far, and every path carries one `PathDriver`).
+    Serial(Box<SerialDriver>),
 }
 
 /// One configured path, as [`PathDriver::open_all`] opens it.
@@ -155,9 +156,9 @@ impl PathDriver {
                     drivers.push(PathDriver::Ether(EtherDriver::open(*path, iface)?));
                 }
                 PathSpec::Serial { path, device, baud } => {
-                    drivers.push(PathDriver::Serial(SerialDriver::open(
+                    drivers.push(PathDriver::Serial(Box::new(SerialDriver::open(
                         *path, device, *baud,
-                    )?));
+                    )?)));
                 }
             }
         }

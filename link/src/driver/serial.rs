@@ -405,11 +405,11 @@ mod tests {
         let two = SerialDriver::from_fd(PathId(42), "pty master", pty.master).unwrap();
         let (h1, mut out1, task1) = start(
             endpoint("node1", &[PathId(41)], fast()),
-            vec![PathDriver::Serial(one)],
+            vec![PathDriver::Serial(Box::new(one))],
         );
         let (h2, mut out2, task2) = start(
             endpoint("node2", &[PathId(42)], fast()),
-            vec![PathDriver::Serial(two)],
+            vec![PathDriver::Serial(Box::new(two))],
         );
         wait_for(&mut out1, LIMIT, "node2 alive", alive("node2")).await;
         wait_for(&mut out2, LIMIT, "node1 alive", alive("node1")).await;
@@ -472,12 +472,12 @@ mod tests {
         let one = SerialDriver::from_fd(PathId(0), "pty master", pty.master).unwrap();
         let (h1, mut out1, task1) = start(
             endpoint("node1", &[PathId(0)], fast()),
-            vec![PathDriver::Serial(one)],
+            vec![PathDriver::Serial(Box::new(one))],
         );
         let run_node2 = |generation| {
             let two = SerialDriver::open(PathId(0), &slave_path, 38_400).unwrap();
             let node2 = endpoint_generation("node2", &[PathId(0)], fast(), generation);
-            start(node2, vec![PathDriver::Serial(two)])
+            start(node2, vec![PathDriver::Serial(Box::new(two))])
         };
         let (h2, _out2, task2) = run_node2(1);
         drop(pty.slave);
@@ -575,11 +575,11 @@ mod tests {
         let two = SerialDriver::open(PathId(0), &b, 19_200).unwrap();
         let (h1, mut out1, task1) = start(
             endpoint("node1", &[PathId(0)], fast()),
-            vec![PathDriver::Serial(one)],
+            vec![PathDriver::Serial(Box::new(one))],
         );
         let (h2, mut out2, task2) = start(
             endpoint("node2", &[PathId(0)], fast()),
-            vec![PathDriver::Serial(two)],
+            vec![PathDriver::Serial(Box::new(two))],
         );
         wait_for(&mut out1, LIMIT, "node2 alive", alive("node2")).await;
         wait_for(&mut out2, LIMIT, "node1 alive", alive("node1")).await;
