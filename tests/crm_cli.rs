@@ -614,3 +614,29 @@ fn corpus_inputs_print_like_crm_simulate() {
         }
     }
 }
+
+#[test]
+fn an_order_loop_is_named_and_the_run_fails_as_crm_simulate_does() {
+    // Two Mandatory orders that loop (A then B, B then A): Pacemaker plans
+    // the starts and stops with "Transition failed: terminated" (exit 1).
+    let file = Path::new(env!("CARGO_MANIFEST_DIR")).join("crm/tests/bad-input/order-cycle-2.xml");
+    let shown = file.to_str().unwrap();
+    let out = simulate(&["--xml", shown]);
+    out.expect(FAILURE);
+    assert!(out.stdout.contains("Transition Summary:"), "{}", out.stdout);
+    // The warning names the file, the line and both constraints.
+    let warning = out
+        .stderr
+        .lines()
+        .find(|l| l.starts_with(&format!("ironbeat: warning: {shown}:")))
+        .unwrap_or_else(|| panic!("no warning with FILE:LINE:\n{}", out.stderr));
+    assert!(
+        warning.contains("A-then-B") && warning.contains("B-then-A"),
+        "{warning}"
+    );
+    assert!(
+        out.stderr.contains("the transition cannot complete") && out.stderr.contains("remove one"),
+        "{}",
+        out.stderr
+    );
+}

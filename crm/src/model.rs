@@ -57,6 +57,17 @@ pub struct Cluster {
     pub have_quorum: bool,
     /// The designated coordinator, when known.
     pub dc: Option<NodeId>,
+    /// Nodes in the order reading the status found them unclean
+    /// (Pacemaker's `pe_fence_node` on a clean node, which creates the
+    /// node's fencing action then). crm_simulate lists Fence lines newest
+    /// action first: these nodes last, in reverse; nodes unclean without
+    /// being listed here (never seen, with startup-fencing) first.
+    pub unclean_order: Vec<NodeId>,
+    /// Indexes into [`Cluster::history`] of entries made from fail-count
+    /// attributes alone (the node's status has no operation history for
+    /// the resource): they carry fail counts for the engine, but status
+    /// output does not count the resource as known on that node.
+    pub failcount_only: Vec<usize>,
 }
 
 /// `crm_config` properties this engine honours, with Pacemaker's defaults.
@@ -532,6 +543,12 @@ pub struct HistoryBan {
     pub resource: ResourceId,
     /// The node, or None for every node (a fatal error).
     pub node: Option<NodeId>,
+    /// Pacemaker bans only the clone instance the history names
+    /// (`__stop_fail__` after a failed stop, `__action_migration_auto__`
+    /// for `on-fail=migrate`); the other bans (hard and fatal errors,
+    /// masked probe failures, `on-fail=stop`) are on the whole anonymous
+    /// clone, whose node list (`Stopped: [ … ]`) they extend.
+    pub instance_only: bool,
 }
 
 /// A probe that failed in a way Pacemaker masks: exit code 5 (not
@@ -559,6 +576,14 @@ pub struct Orphan {
     pub role: Role,
     /// It failed there.
     pub failed: bool,
+    /// The cluster may stop it: not left alone by `stop-orphan-resources`
+    /// false, maintenance, `is-managed` false in `rsc_defaults`, or by being
+    /// active on a node in maintenance. A property of the resource: every
+    /// entry of the same id has the same value.
+    pub managed: bool,
+    /// A failure blocks it (`on-fail=block`, or a stop that failed without
+    /// fencing); also per resource, like `managed`.
+    pub blocked: bool,
 }
 
 impl Cluster {

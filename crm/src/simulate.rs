@@ -6,9 +6,12 @@
 //! * [`current_status`]: `Current cluster status:` — the node list and the
 //!   full list of resources, derived from the model's history;
 //! * [`transition_summary`]: `Transition Summary:` — one line per change,
-//!   with crm_simulate's column alignment;
+//!   with crm_simulate's column alignment, `due to` reasons and `(blocked)`,
+//!   Fence lines first (newest fencing action first), stops of orphans last;
 //! * [`revised_status`]: `Revised Cluster Status:` — the same list after the
-//!   transition;
+//!   transition, derived again from the history the transition leaves, as
+//!   crm_simulate reads its CIB again; actions a loop of orderings keeps
+//!   from running ([`Transition::never_run`]) leave it unchanged;
 //! * [`scores`]: the allocation score lines of `--show-scores`;
 //! * [`placement_lines`]: the normalised `action` / `node` / `place` lines of
 //!   the scheduler corpus (`placement/T.placement`), for conformance tests;
@@ -16,7 +19,9 @@
 //!
 //! [`executed_actions`] prints the low-level actions in a readable form (the
 //! `Executing Cluster Transition:` section); its order is the graph's, not
-//! crm_simulate's. [`simulation`] puts the sections together.
+//! crm_simulate's, and it ends with crm_simulate's `Transition failed:
+//! terminated` when some can never run. [`simulation`] puts the sections
+//! together.
 //!
 //! Rendering never fails: indexes the model does not hold are printed as
 //! `?`, never a panic.
@@ -30,7 +35,9 @@ use crate::model::{
     Cluster, FenceAction, MultipleActive, NodeId, OnFail, Requires, ResourceId, ResourceKind, Role,
     Task,
 };
-use crate::transition::{Action, Change, ChangeNote, Instance, Placed, Transition};
+use crate::transition::{
+    Action, AllocationScore, Change, ChangeNote, Instance, Placed, Transition,
+};
 
 /// Which sections [`simulation`] prints.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -130,7 +137,7 @@ pub fn transition_summary(cluster: &Cluster, transition: &Transition) -> String 
 pub fn scores(cluster: &Cluster, transition: &Transition) -> String {
     let mut out = String::new();
     for s in &transition.scores {
-        let node = node_name(cluster, s.node);
+        let node = score_node_name(cluster, s.node);
         if s.stage == "promotion" {
             let _ = writeln!(
                 out,
@@ -150,10 +157,15 @@ pub fn scores(cluster: &Cluster, transition: &Transition) -> String {
 
 /// `Executing Cluster Transition:` — every action of the graph, in an order
 /// that respects its edges: `* Resource action: rsc start on node1`,
-/// `* Pseudo action: grp_running_0`, `* Fencing node1 (reboot)`.
+/// `* Pseudo action: grp_running_0`, `* Fencing node1 (reboot)`. When a
+/// cycle keeps some from ever running, they are left out and the section
+/// ends as crm_simulate's does: `Transition failed: terminated`.
 pub fn executed_actions(cluster: &Cluster, transition: &Transition) -> String {
     let mut out = String::from("Executing Cluster Transition:\n");
     for index in graph_order(transition) {
+        if transition.never_run.contains(&index) {
+            continue;
+        }
         let text = match &transition.actions[index] {
             Action::Resource {
                 instance,
@@ -196,6 +208,9 @@ pub fn executed_actions(cluster: &Cluster, transition: &Transition) -> String {
             ),
         };
         let _ = writeln!(out, "  * {text}");
+    }
+    if !transition.never_run.is_empty() {
+        out.push_str("Transition failed: terminated\nAn invalid transition was produced\n");
     }
     out
 }
@@ -262,7 +277,7 @@ pub fn to_json_with(cluster: &Cluster, transition: &Transition, with_scores: boo
             json!({
                 "stage": s.stage,
                 "resource": s.resource,
-                "node": node_name(cluster, s.node),
+                "node": score_node_name(cluster, s.node),
                 "score": s.score.to_string(),
             })
         })
@@ -285,6 +300,17 @@ pub fn to_json_with(cluster: &Cluster, transition: &Transition, with_scores: boo
 
 fn node_name(cluster: &Cluster, node: NodeId) -> &str {
     cluster.nodes.get(node.0).map_or("?", |n| n.name.as_str())
+}
+
+/// The node of a score line: `none` for [`AllocationScore::NO_NODE`] (a
+/// promotion score of an instance that will not be active), as
+/// crm_simulate prints it.
+fn score_node_name(cluster: &Cluster, node: NodeId) -> &str {
+    if node == AllocationScore::NO_NODE {
+        "none"
+    } else {
+        node_name(cluster, node)
+    }
 }
 
 fn resource_name(cluster: &Cluster, id: ResourceId) -> &str {
@@ -798,24 +824,6 @@ impl InstanceView {
 }
 
 impl StatusView {
-    /// Calls `f` on every primitive of every item.
-    fn for_each_primitive(&mut self, mut f: impl FnMut(&mut PrimitiveView)) {
-        for item in &mut self.items {
-            match item {
-                ItemView::Primitive(p) => f(p),
-                ItemView::Group(g) => g.members.iter_mut().for_each(&mut f),
-                ItemView::Clone(c) => {
-                    for i in &mut c.instances {
-                        match i {
-                            InstanceView::Primitive(p) => f(p),
-                            InstanceView::Group(g) => g.members.iter_mut().for_each(&mut f),
-                        }
-                    }
-                }
-            }
-        }
-    }
-
     fn name(&self, node: NodeId) -> &str {
         self.names.get(node.0).map_or("?", |n| n.as_str())
     }
@@ -891,6 +899,8 @@ impl StatusView {
                 continue;
             }
             match item {
+                // Inactive orphans are no longer listed.
+                ItemView::Primitive(p) if p.orphan && !p.active(self) => {}
                 ItemView::Primitive(p) => add(p.label.clone(), p),
                 ItemView::Group(g) => {
                     for m in &g.members {
@@ -1264,7 +1274,10 @@ fn history_order(cluster: &Cluster, st: &State<'_>) -> Vec<usize> {
             .and_then(|h| st.nodes.get(h.node.0))
             .is_some_and(|n| n.online)
     };
-    let mut order: Vec<usize> = (0..st.history.len()).collect();
+    // Entries made from fail counts alone are no history to unpack.
+    let mut order: Vec<usize> = (0..st.history.len())
+        .filter(|i| !st.failcount_only.contains(i))
+        .collect();
     if !cluster.options.stonith_enabled {
         order.sort_by_key(|&i| !online(i));
     }
@@ -1444,6 +1457,8 @@ struct State<'a> {
     history: &'a [crate::model::History],
     orphans: &'a [crate::model::Orphan],
     failed_probes: &'a [crate::model::FailedProbe],
+    /// History entries made from fail counts alone (not "known" there).
+    failcount_only: BTreeSet<usize>,
 }
 
 impl<'a> State<'a> {
@@ -1453,6 +1468,7 @@ impl<'a> State<'a> {
             history: &cluster.history,
             orphans: &cluster.orphans,
             failed_probes: &cluster.failed_probes,
+            failcount_only: cluster.failcount_only.iter().copied().collect(),
         }
     }
 }
@@ -1522,11 +1538,24 @@ fn derive_view(cluster: &Cluster, st: &State<'_>) -> StatusView {
         }
     }
     // multiple-active=block leaves the resource alone, and with the group
-    // configured so, the whole group.
+    // configured so, the whole group: when it becomes active on a second
+    // node while still managed (a node in maintenance among the first two
+    // made it unmanaged already, and Pacemaker then checks no further).
     let mut blocked_groups: Vec<(ResourceId, Option<u32>)> = Vec::new();
     for ((id, number), state) in states.iter_mut() {
         let r = &cluster.resources[id.0];
-        if state.running_on.len() > 1 && r.meta.multiple_active == MultipleActive::Block {
+        let configured_managed =
+            r.meta.managed && !r.meta.maintenance && !cluster.options.maintenance_mode;
+        let maintenance_first = state
+            .running_on
+            .iter()
+            .take(2)
+            .any(|n| st.nodes.get(n.0).is_some_and(|node| node.maintenance));
+        if state.running_on.len() > 1
+            && r.meta.multiple_active == MultipleActive::Block
+            && configured_managed
+            && !maintenance_first
+        {
             state.blocked = true;
             state.managed = false;
             if let Some(parent) = r.parent {
@@ -1587,9 +1616,8 @@ fn derive_view(cluster: &Cluster, st: &State<'_>) -> StatusView {
                     pending: None,
                     failed: false,
                     orphan: true,
-                    blocked: false,
-                    managed: cluster.options.stop_orphan_resources
-                        && !cluster.options.maintenance_mode,
+                    blocked: o.blocked,
+                    managed: o.managed && !o.blocked,
                     failure_ignored: false,
                     target_role: None,
                     promotable: false,
@@ -1735,10 +1763,18 @@ fn build_items(
                 let allowed: Vec<NodeId> = if cluster.options.symmetric_cluster {
                     (0..st.nodes.len()).map(NodeId).collect()
                 } else {
-                    known_on
-                        .get(&top)
-                        .map(|s| s.iter().copied().collect())
-                        .unwrap_or_default()
+                    // Opt-in: before constraints, the clone's nodes are
+                    // those its history bans (hard and fatal errors,
+                    // on-fail=stop), else those it is known on.
+                    let banned = clone_ban_nodes(cluster, top, st.nodes.len());
+                    if banned.is_empty() {
+                        known_on
+                            .get(&top)
+                            .map(|s| s.iter().copied().collect())
+                            .unwrap_or_default()
+                    } else {
+                        banned
+                    }
                 };
                 let child_resource = cluster.resources.get(child.0);
                 let configured_role = r
@@ -1764,6 +1800,26 @@ fn build_items(
         }
     }
     items
+}
+
+/// The nodes the history bans a whole (anonymous) clone from: Pacemaker
+/// adds them to the clone's node table while reading the status.
+fn clone_ban_nodes(cluster: &Cluster, clone: ResourceId, nodes: usize) -> Vec<NodeId> {
+    let unique = clone_data(cluster, clone).is_some_and(|c| c.globally_unique);
+    let mut out: BTreeSet<NodeId> = BTreeSet::new();
+    for ban in &cluster.history_bans {
+        if clone_of(cluster, ban.resource) != Some(clone) || (ban.instance_only || unique) {
+            continue;
+        }
+        match ban.node {
+            Some(n) if n.0 < nodes => {
+                out.insert(n);
+            }
+            Some(_) => {}
+            None => out.extend((0..nodes).map(NodeId)),
+        }
+    }
+    out.into_iter().collect()
 }
 
 fn group_view(
@@ -1814,31 +1870,11 @@ fn revised_view(cluster: &Cluster, transition: &Transition) -> StatusView {
         history: &after.history,
         orphans: &after.orphans,
         failed_probes: &after.failed_probes,
+        failcount_only: after.failcount_only.clone(),
     };
-    let mut view = derive_view(cluster, &after);
-    // What the engine leaves alone without a failure in the history to say
-    // so (multiply active with multiple-active=block, unmanaged): from the
-    // placement.
-    let mut alone: BTreeMap<(ResourceId, NodeId), (bool, bool)> = BTreeMap::new();
-    for p in &transition.placement {
-        if let Some(node) = p.node {
-            if p.blocked || !p.managed {
-                alone.insert((p.instance.resource, node), (p.blocked, p.managed));
-            }
-        }
-    }
-    if !alone.is_empty() {
-        view.for_each_primitive(|prim| {
-            let Some(id) = prim.resource else { return };
-            for n in &prim.running_on {
-                if let Some(&(blocked, managed)) = alone.get(&(id, *n)) {
-                    prim.blocked |= blocked;
-                    prim.managed &= managed && !blocked;
-                }
-            }
-        });
-    }
-    view
+    // Everything, unmanaged and blocked included, as the re-read history
+    // says: crm_simulate reads the CIB again.
+    derive_view(cluster, &after)
 }
 
 /// The key a history entry and a placement share: the primitive, the
@@ -1870,6 +1906,8 @@ struct Simulated {
     history: Vec<crate::model::History>,
     orphans: Vec<crate::model::Orphan>,
     failed_probes: Vec<crate::model::FailedProbe>,
+    /// Entries still made from fail counts alone: nothing ran there.
+    failcount_only: BTreeSet<usize>,
 }
 
 /// The cluster as the transition leaves it: nodes as the engine says
@@ -1883,16 +1921,26 @@ fn simulated_cluster(cluster: &Cluster, transition: &Transition) -> Simulated {
         history: Vec::new(),
         orphans: cluster.orphans.clone(),
         failed_probes: cluster.failed_probes.clone(),
+        failcount_only: BTreeSet::new(),
     };
+    // Fenced: every node with a Fence line, unless its fencing is stuck
+    // behind a cycle of the graph (then it never runs).
     let mut fenced: BTreeSet<NodeId> = BTreeSet::new();
-    for change in &transition.summary {
-        if let Change::Fence { node, .. } = change {
-            fenced.insert(*node);
+    let mut stuck_fencing: BTreeSet<NodeId> = BTreeSet::new();
+    for (i, action) in transition.actions.iter().enumerate() {
+        if let Action::Fence { node, .. } = action {
+            if transition.never_run.contains(&i) {
+                stuck_fencing.insert(*node);
+            } else {
+                fenced.insert(*node);
+            }
         }
     }
-    for action in &transition.actions {
-        if let Action::Fence { node, .. } = action {
-            fenced.insert(*node);
+    for change in &transition.summary {
+        if let Change::Fence { node, .. } = change {
+            if !stuck_fencing.contains(node) {
+                fenced.insert(*node);
+            }
         }
     }
     for a in &transition.nodes {
@@ -1932,21 +1980,54 @@ fn simulated_cluster(cluster: &Cluster, transition: &Transition) -> Simulated {
         let key = history_key(&unique, p.instance.resource, p.instance.number, node);
         finals.entry(key).or_default().push(p);
     }
-    let mut history: Vec<crate::model::History> = cluster
-        .history
+    // Entries made from fail counts alone stay as they are, at the end:
+    // they are no operation history, so nothing is recorded in them.
+    let mut history: Vec<crate::model::History> = Vec::new();
+    let mut failcount_tail: Vec<crate::model::History> = Vec::new();
+    for (i, h) in cluster.history.iter().enumerate() {
+        if fenced.contains(&h.node) {
+            continue;
+        }
+        if cluster.failcount_only.contains(&i) {
+            failcount_tail.push(h.clone());
+        } else {
+            history.push(h.clone());
+        }
+    }
+    // Where the transition starts an instance: a start there leaves the
+    // recurring monitors recorded before it out of the re-read, and with
+    // them an ignored failure.
+    let started: BTreeSet<HistoryKey> = transition
+        .actions
         .iter()
-        .filter(|h| !fenced.contains(&h.node))
-        .cloned()
+        .enumerate()
+        .filter(|(i, _)| transition.never_run.binary_search(i).is_err())
+        .filter_map(|(_, a)| match a {
+            Action::Resource {
+                instance,
+                task: Task::Start,
+                node,
+            } => Some(history_key(
+                &unique,
+                instance.resource,
+                instance.number,
+                *node,
+            )),
+            _ => None,
+        })
         .collect();
     let set_final = |h: &mut crate::model::History, p: &Placed| {
         if h.role != p.role {
             h.pending = None;
         }
+        if started.contains(&history_key(&unique, h.resource, h.instance, h.node)) {
+            h.failure_ignored = false;
+        }
         h.role = p.role;
-        h.failed = p.failed;
-        if p.failed && p.blocked {
-            h.on_fail = Some(OnFail::Block);
-        } else if !p.failed {
+        // A failure stays recorded on its node until an action there clears
+        // it; the transition fails nothing new.
+        h.failed &= p.failed;
+        if !h.failed {
             h.on_fail = None;
         }
     };
@@ -1976,12 +2057,14 @@ fn simulated_cluster(cluster: &Cluster, transition: &Transition) -> Simulated {
                 satisfied.insert(key, done + 1);
             }
             _ => {
+                // Stopped. A failure that was ignored stays in the
+                // history (crm_simulate records the stop after it), and
+                // the status still says so.
                 if h.role > Role::Stopped {
                     h.role = Role::Stopped;
                     h.failed = false;
                     h.on_fail = None;
                     h.pending = None;
-                    h.failure_ignored = false;
                 }
             }
         }
@@ -2030,59 +2113,117 @@ fn simulated_cluster(cluster: &Cluster, transition: &Transition) -> Simulated {
             }
         }
     }
+    // Where each key's entries are (history and added, in order): the
+    // search for a stopped one to reuse is then per key, not a scan of
+    // every entry for every placement.
+    let mut history_at: BTreeMap<HistoryKey, Vec<usize>> = BTreeMap::new();
+    for (i, h) in history.iter().enumerate() {
+        history_at
+            .entry(history_key(&unique, h.resource, h.instance, h.node))
+            .or_default()
+            .push(i);
+    }
+    let mut added_at: BTreeMap<HistoryKey, Vec<usize>> = BTreeMap::new();
+    for entries in added.values() {
+        for (i, h) in entries.iter().enumerate() {
+            added_at
+                .entry(history_key(&unique, h.resource, h.instance, h.node))
+                .or_default()
+                .push(i);
+        }
+    }
     for (key, wanted) in &finals {
         let done = satisfied.get(key).copied().unwrap_or(0);
-        for p in wanted.iter().skip(done) {
-            let same = |h: &crate::model::History| {
-                h.role == Role::Stopped
-                    && h.resource == key.0
-                    && h.node == key.2
-                    && history_key(&unique, h.resource, h.instance, h.node) == *key
+        // Anonymous clone instances that newly run on one node share one
+        // history entry there (crm_simulate records them all under the
+        // resource's name): the highest role stands.
+        let merged: Option<Placed> =
+            if key.1.is_none() && clone_of(cluster, key.0).is_some() && wanted.len() > done + 1 {
+                wanted[done..]
+                    .iter()
+                    .max_by_key(|p| p.role)
+                    .map(|p| (*p).clone())
+            } else {
+                None
             };
-            if let Some(h) = history.iter_mut().find(|h| same(h)) {
-                set_final(h, p);
+        let rest: Vec<&Placed> = match &merged {
+            Some(p) => vec![p],
+            None => wanted.iter().skip(done).copied().collect(),
+        };
+        for p in rest {
+            // The first stopped entry of the key, in the history, else
+            // among the added ones.
+            let stopped = |at: Option<&Vec<usize>>, entries: &[crate::model::History]| {
+                at.and_then(|list| {
+                    list.iter()
+                        .copied()
+                        .find(|&i| entries.get(i).is_some_and(|h| h.role == Role::Stopped))
+                })
+            };
+            if let Some(i) = stopped(history_at.get(key), &history) {
+                set_final(&mut history[i], p);
                 continue;
             }
-            if let Some(h) = added
-                .get_mut(&key.2)
-                .and_then(|v| v.iter_mut().find(|h| same(h)))
-            {
-                set_final(h, p);
+            let on_node = added.get(&key.2).map_or(&[][..], |v| v.as_slice());
+            if let Some(i) = stopped(added_at.get(key), on_node) {
+                if let Some(h) = added.get_mut(&key.2).and_then(|v| v.get_mut(i)) {
+                    set_final(h, p);
+                }
                 continue;
             }
             let mut entry = blank(key.0, key.1, key.2);
             set_final(&mut entry, p);
+            let position = added.get(&key.2).map_or(0, Vec::len);
             add(&mut added, &mut node_order, entry);
+            added_at.entry(*key).or_default().push(position);
         }
     }
-    // Rebuild in status order: each node's new entries after its last one.
-    let mut last_of: BTreeMap<NodeId, usize> = BTreeMap::new();
-    for (i, h) in history.iter().enumerate() {
-        last_of.insert(h.node, i);
-    }
-    let mut rebuilt =
-        Vec::with_capacity(history.len() + added.values().map(Vec::len).sum::<usize>());
-    for (i, h) in history.into_iter().enumerate() {
-        let node = h.node;
-        rebuilt.push(h);
-        if last_of.get(&node) == Some(&i) {
-            if let Some(extra) = added.remove(&node) {
+    // Rebuild in status order: each node's new entries after its others.
+    // A node without history yet gets its entries where its node_state
+    // is, taken to be in configuration order among the nodes with history.
+    let with_history: BTreeSet<NodeId> = history.iter().map(|h| h.node).collect();
+    let mut newcomers: Vec<NodeId> = node_order
+        .iter()
+        .copied()
+        .filter(|n| !with_history.contains(n))
+        .collect();
+    newcomers.sort_unstable();
+    let mut newcomers = newcomers.into_iter().peekable();
+    let mut rebuilt = Vec::with_capacity(
+        history.len() + failcount_tail.len() + added.values().map(Vec::len).sum::<usize>(),
+    );
+    let mut current: Option<NodeId> = None;
+    for h in history {
+        if current != Some(h.node) {
+            if let Some(extra) = current.and_then(|c| added.remove(&c)) {
                 rebuilt.extend(extra);
             }
+            while let Some(n) = newcomers.next_if(|n| n.0 < h.node.0) {
+                if let Some(extra) = added.remove(&n) {
+                    rebuilt.extend(extra);
+                }
+            }
+            current = Some(h.node);
         }
+        rebuilt.push(h);
     }
-    for node in node_order {
-        if let Some(extra) = added.remove(&node) {
+    if let Some(extra) = current.and_then(|c| added.remove(&c)) {
+        rebuilt.extend(extra);
+    }
+    for n in newcomers.chain(node_order) {
+        if let Some(extra) = added.remove(&n) {
             rebuilt.extend(extra);
         }
     }
+    after.failcount_only = (rebuilt.len()..rebuilt.len() + failcount_tail.len()).collect();
+    rebuilt.extend(failcount_tail);
     after.history = rebuilt;
     after.failed_probes.retain(|f| !fenced.contains(&f.node));
     // An orphan's history on an online node is deleted (after its stop);
     // on a fenced node it is cleared with the rest.
-    let delete = cluster.options.stop_orphan_resources && !cluster.options.maintenance_mode;
     after.orphans.retain(|o| {
         let online = cluster.nodes.get(o.node.0).is_some_and(|n| n.online);
+        let delete = o.managed && !o.blocked;
         !(fenced.contains(&o.node) || (delete && online))
     });
     after
@@ -2387,8 +2528,12 @@ fn summary_lines(cluster: &Cluster, transition: &Transition) -> Vec<SummaryLine>
         transition.notes.iter().map(|n| (n.change, n)).collect();
     let roles = Roles::new(cluster, transition);
     // crm_simulate lists resources as it holds them: top-level resources by
-    // priority (configuration order among equals), then each clone's
-    // instances by number, each group's members in order.
+    // priority (configuration order among equals), each group's members in
+    // order, a clone's instances as it last sorted them: by number when it
+    // scheduled probes (startup probes on, a node online and clean), else
+    // as assignment sorted them (the engine's order).
+    let by_number =
+        cluster.options.startup_probes && cluster.nodes.iter().any(|n| n.online && !n.unclean);
     let mut tops: Vec<ResourceId> = cluster.top_level().collect();
     tops.sort_by_key(|t| std::cmp::Reverse(cluster.resources[t.0].meta.priority));
     let rank: HashMap<ResourceId, usize> = tops.iter().enumerate().map(|(i, t)| (*t, i)).collect();
@@ -2410,8 +2555,11 @@ fn summary_lines(cluster: &Cluster, transition: &Transition) -> Vec<SummaryLine>
                 rank.get(&top_of(cluster, instance.resource))
                     .copied()
                     .unwrap_or(usize::MAX),
-                instance.number.unwrap_or(0),
-                instance.resource.0,
+                if by_number {
+                    instance.number.unwrap_or(0)
+                } else {
+                    0
+                },
             );
             let line = SummaryLine::Resource {
                 change,
@@ -2539,7 +2687,55 @@ fn summary_lines(cluster: &Cluster, transition: &Transition) -> Vec<SummaryLine>
     }
     resources.sort_by_key(|(key, _)| *key);
     fences.extend(resources.into_iter().map(|(_, line)| line));
+    fences.extend(orphan_stop_lines(cluster, transition));
     fences
+}
+
+/// `Stop old ( node )  due to node availability` for every orphan the
+/// transition stops. Pacemaker creates an orphan's resource when its
+/// history first names it, after every configured resource: the lines come
+/// last, one resource after the other in that order, each on its nodes in
+/// history order.
+fn orphan_stop_lines(cluster: &Cluster, transition: &Transition) -> Vec<SummaryLine> {
+    let mut ids: Vec<&str> = Vec::new();
+    for o in &cluster.orphans {
+        if !ids.contains(&o.id.as_str()) {
+            ids.push(&o.id);
+        }
+    }
+    let mut lines = Vec::new();
+    let mut stops: Vec<(usize, bool)> = transition
+        .stopped_orphans
+        .iter()
+        .map(|&i| (i, false))
+        .chain(transition.blocked_orphans.iter().map(|&i| (i, true)))
+        .collect();
+    stops.sort_unstable();
+    for id in ids {
+        for &(index, blocked) in &stops {
+            let Some(o) = cluster.orphans.get(index) else {
+                continue;
+            };
+            if o.id != id {
+                continue;
+            }
+            lines.push(SummaryLine::Resource {
+                change: "Stop",
+                resource: o.id.clone(),
+                role: if o.role == Role::Stopped {
+                    Role::Started
+                } else {
+                    o.role
+                },
+                next_role: Role::Stopped,
+                origin: Some(node_name(cluster, o.node).to_string()),
+                destination: None,
+                reason: Some("node availability".to_string()),
+                blocked,
+            });
+        }
+    }
+    lines
 }
 
 /// The top-level resource holding `id` (itself when top-level).
@@ -2629,6 +2825,443 @@ fn graph_order(transition: &Transition) -> Vec<usize> {
     }
     order.extend((0..n).filter(|&i| !done[i]));
     order
+}
+
+// ---------------------------------------------------------------------------
+// JSON without a Value
+
+/// [`to_json_with`]'s document, serialized directly rather than built as a
+/// [`Value`] first: `serde_json::to_string_pretty(&json_document(…))` is
+/// the text of `serde_json::to_string_pretty` of [`to_json_with`]'s value
+/// with the `extra` members inserted, at a fraction of the cost (a `Value`
+/// is a tree of maps and strings, one per member of every object; at
+/// 10,000 resources building, printing and freeing it is most of a
+/// `crm simulate --json` run).
+pub struct JsonDocument<'a> {
+    cluster: &'a Cluster,
+    transition: &'a Transition,
+    with_scores: bool,
+    current: StatusView,
+    revised: StatusView,
+    summary: Vec<SummaryLine>,
+    extra: BTreeMap<String, Value>,
+}
+
+/// The document of [`to_json_with`] plus `extra` top-level members (one of
+/// the same name as the document's replaces it), for serde to serialize,
+/// members in key order as a [`Value`] keeps them.
+pub fn json_document<'a>(
+    cluster: &'a Cluster,
+    transition: &'a Transition,
+    with_scores: bool,
+    extra: BTreeMap<String, Value>,
+) -> JsonDocument<'a> {
+    JsonDocument {
+        cluster,
+        transition,
+        with_scores,
+        current: current_view(cluster),
+        revised: revised_view(cluster, transition),
+        summary: summary_lines(cluster, transition),
+        extra,
+    }
+}
+
+impl serde::Serialize for JsonDocument<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut keys: Vec<&str> = vec!["actions", "current", "edges", "revised", "summary"];
+        if self.with_scores {
+            keys.push("scores");
+        }
+        for key in self.extra.keys() {
+            if !keys.contains(&key.as_str()) {
+                keys.push(key);
+            }
+        }
+        keys.sort_unstable();
+        let mut map = serializer.serialize_map(Some(keys.len()))?;
+        for key in keys {
+            if let Some(value) = self.extra.get(key) {
+                map.serialize_entry(key, value)?;
+                continue;
+            }
+            match key {
+                "actions" => map.serialize_entry(key, &JsonActions(self))?,
+                "current" => map.serialize_entry(key, &self.current)?,
+                "edges" => map.serialize_entry(key, &self.transition.edges)?,
+                "revised" => map.serialize_entry(key, &self.revised)?,
+                "summary" => map.serialize_entry(key, &self.summary)?,
+                _ => map.serialize_entry(key, &JsonScores(self))?,
+            }
+        }
+        map.end()
+    }
+}
+
+/// A member value of the document's objects.
+enum JsonScalar<'a> {
+    Str(&'a str),
+    Text(String),
+    /// Written as it displays (a string), without building it first.
+    Shown(&'a dyn std::fmt::Display),
+    Strs(&'a [&'static str]),
+    U64(u64),
+    Bool(bool),
+    Null,
+}
+
+impl serde::Serialize for JsonScalar<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            JsonScalar::Str(s) => serializer.serialize_str(s),
+            JsonScalar::Text(s) => serializer.serialize_str(s),
+            JsonScalar::Shown(d) => serializer.collect_str(d),
+            JsonScalar::Strs(list) => serializer.collect_seq(list.iter()),
+            JsonScalar::U64(n) => serializer.serialize_u64(*n),
+            JsonScalar::Bool(b) => serializer.serialize_bool(*b),
+            JsonScalar::Null => serializer.serialize_unit(),
+        }
+    }
+}
+
+/// An object of members already in key order.
+struct JsonObject<'m, 'a>(&'m [(&'m str, JsonScalar<'a>)]);
+
+impl serde::Serialize for JsonObject<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (key, value) in self.0 {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+/// `rsc` or `rsc:N`, as [`instance_label`] writes it.
+struct InstanceLabel<'a>(&'a Cluster, Instance);
+
+impl std::fmt::Display for InstanceLabel<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let name = resource_name(self.0, self.1.resource);
+        match self.1.number {
+            Some(n) => write!(f, "{name}:{n}"),
+            None => f.write_str(name),
+        }
+    }
+}
+
+/// `grp_running_0`: a pseudo-action's name.
+struct PseudoName<'a>(&'a str, &'static str);
+
+impl std::fmt::Display for PseudoName<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}_{}_0", self.0, self.1)
+    }
+}
+
+/// The `actions` member: [`action_json`]'s objects.
+struct JsonActions<'d, 'a>(&'d JsonDocument<'a>);
+
+impl serde::Serialize for JsonActions<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let cluster = self.0.cluster;
+        let actions = &self.0.transition.actions;
+        let mut seq = serializer.serialize_seq(Some(actions.len()))?;
+        for action in actions {
+            match action {
+                Action::Resource {
+                    instance,
+                    task,
+                    node,
+                } => seq.serialize_element(&JsonObject(&[
+                    ("node", JsonScalar::Str(node_name(cluster, *node))),
+                    (
+                        "resource",
+                        JsonScalar::Shown(&InstanceLabel(cluster, *instance)),
+                    ),
+                    ("task", JsonScalar::Shown(task)),
+                    ("type", JsonScalar::Str("resource")),
+                ]))?,
+                Action::Probe { instance, node } => seq.serialize_element(&JsonObject(&[
+                    ("node", JsonScalar::Str(node_name(cluster, *node))),
+                    (
+                        "resource",
+                        JsonScalar::Shown(&InstanceLabel(cluster, *instance)),
+                    ),
+                    ("type", JsonScalar::Str("probe")),
+                ]))?,
+                Action::Monitor {
+                    instance,
+                    node,
+                    interval_ms,
+                } => seq.serialize_element(&JsonObject(&[
+                    ("interval_ms", JsonScalar::U64(*interval_ms)),
+                    ("node", JsonScalar::Str(node_name(cluster, *node))),
+                    (
+                        "resource",
+                        JsonScalar::Shown(&InstanceLabel(cluster, *instance)),
+                    ),
+                    ("type", JsonScalar::Str("monitor")),
+                ]))?,
+                Action::Fence { node, action } => seq.serialize_element(&JsonObject(&[
+                    ("action", JsonScalar::Str(fence_action_name(*action))),
+                    ("node", JsonScalar::Str(node_name(cluster, *node))),
+                    ("type", JsonScalar::Str("fence")),
+                ]))?,
+                Action::Pseudo {
+                    resource,
+                    task,
+                    done,
+                } => seq.serialize_element(&JsonObject(&[
+                    (
+                        "name",
+                        JsonScalar::Shown(&PseudoName(
+                            resource_name(cluster, *resource),
+                            pseudo_task_name(*task, *done),
+                        )),
+                    ),
+                    ("type", JsonScalar::Str("pseudo")),
+                ]))?,
+            }
+        }
+        seq.end()
+    }
+}
+
+/// The `scores` member.
+struct JsonScores<'d, 'a>(&'d JsonDocument<'a>);
+
+impl serde::Serialize for JsonScores<'_, '_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let scores = &self.0.transition.scores;
+        let mut seq = serializer.serialize_seq(Some(scores.len()))?;
+        for s in scores {
+            seq.serialize_element(&JsonObject(&[
+                (
+                    "node",
+                    JsonScalar::Str(score_node_name(self.0.cluster, s.node)),
+                ),
+                ("resource", JsonScalar::Str(s.resource.as_str())),
+                ("score", JsonScalar::Shown(&s.score)),
+                ("stage", JsonScalar::Str(s.stage.as_str())),
+            ]))?;
+        }
+        seq.end()
+    }
+}
+
+impl serde::Serialize for StatusView {
+    /// As [`StatusView::json`].
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(Some(2))?;
+        map.serialize_entry("nodes", &JsonNodes(&self.nodes))?;
+        map.serialize_entry("resources", &JsonPlaces(self.places()))?;
+        map.end()
+    }
+}
+
+/// A status's `nodes`.
+struct JsonNodes<'a>(&'a [NodeView]);
+
+impl serde::Serialize for JsonNodes<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for n in self.0 {
+            seq.serialize_element(&JsonObject(&[
+                ("maintenance", JsonScalar::Bool(n.maintenance)),
+                ("name", JsonScalar::Str(&n.name)),
+                ("online", JsonScalar::Bool(n.online)),
+                ("pending", JsonScalar::Bool(n.pending)),
+                ("shutdown", JsonScalar::Bool(n.shutdown)),
+                ("standby", JsonScalar::Bool(n.standby)),
+                ("unclean", JsonScalar::Bool(n.unclean)),
+            ]))?;
+        }
+        seq.end()
+    }
+}
+
+/// A status's `resources`.
+struct JsonPlaces(Vec<Place>);
+
+impl serde::Serialize for JsonPlaces {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
+        for p in &self.0 {
+            seq.serialize_element(&JsonObject(&[
+                ("flags", JsonScalar::Strs(&p.flags)),
+                (
+                    "node",
+                    p.node.as_deref().map_or(JsonScalar::Null, JsonScalar::Str),
+                ),
+                ("path", JsonScalar::Str(&p.path)),
+                ("role", JsonScalar::Str(role_text(p.role))),
+            ]))?;
+        }
+        seq.end()
+    }
+}
+
+impl serde::Serialize for SummaryLine {
+    /// As [`SummaryLine::json`].
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            SummaryLine::Fence {
+                node,
+                action,
+                reason,
+            } => JsonObject(&[
+                ("action", JsonScalar::Str("fence")),
+                ("fence_action", JsonScalar::Str(fence_action_name(*action))),
+                ("node", JsonScalar::Str(node)),
+                ("reason", JsonScalar::Str(reason)),
+            ])
+            .serialize(serializer),
+            SummaryLine::Resource {
+                change,
+                resource,
+                reason,
+                blocked,
+                ..
+            } => {
+                let (_, attrs) = self.details();
+                // Inserted in this order, a later member replacing an
+                // earlier one of the same name; written in key order.
+                let mut members: Vec<(String, JsonScalar)> = Vec::with_capacity(attrs.len() + 4);
+                members.push((
+                    "action".into(),
+                    JsonScalar::Text(change.to_ascii_lowercase()),
+                ));
+                members.push(("resource".into(), JsonScalar::Str(resource)));
+                for (k, v) in attrs {
+                    members.push((k.replace('-', "_"), JsonScalar::Text(v)));
+                }
+                members.push((
+                    "reason".into(),
+                    reason.as_deref().map_or(JsonScalar::Null, JsonScalar::Str),
+                ));
+                members.push(("blocked".into(), JsonScalar::Bool(*blocked)));
+                JsonObject(&last_of_each_key(&members)).serialize(serializer)
+            }
+        }
+    }
+}
+
+impl JsonScalar<'_> {
+    /// The same value, borrowing what this one owns.
+    fn borrowed(&self) -> JsonScalar<'_> {
+        match self {
+            JsonScalar::Str(s) => JsonScalar::Str(s),
+            JsonScalar::Text(s) => JsonScalar::Str(s),
+            JsonScalar::Shown(d) => JsonScalar::Shown(*d),
+            JsonScalar::Strs(list) => JsonScalar::Strs(list),
+            JsonScalar::U64(n) => JsonScalar::U64(*n),
+            JsonScalar::Bool(b) => JsonScalar::Bool(*b),
+            JsonScalar::Null => JsonScalar::Null,
+        }
+    }
+}
+
+/// Members inserted in order, a later one replacing an earlier one of the
+/// same name (as in a map), in key order.
+fn last_of_each_key<'m>(members: &'m [(String, JsonScalar<'m>)]) -> Vec<(&'m str, JsonScalar<'m>)> {
+    let mut kept: Vec<(&str, JsonScalar)> = Vec::with_capacity(members.len());
+    for (i, (key, value)) in members.iter().enumerate() {
+        if !members[i + 1..].iter().any(|(k, _)| k == key) {
+            kept.push((key.as_str(), value.borrowed()));
+        }
+    }
+    kept.sort_by(|a, b| a.0.cmp(b.0));
+    kept
+}
+
+#[cfg(test)]
+mod json_document_tests {
+    use super::*;
+
+    /// Clusters of the shapes the document has: groups, anonymous and
+    /// promotable clones, resources running, failed and moving, a node to
+    /// fence; each document written both ways.
+    #[test]
+    fn json_document_writes_the_text_of_to_json_with() {
+        let cib = r#"<cib have-quorum="1" dc-uuid="1" execution-date="1700000100">
+  <configuration>
+    <crm_config><cluster_property_set id="o">
+      <nvpair id="o1" name="stonith-enabled" value="true"/>
+      <nvpair id="o2" name="enable-startup-probes" value="true"/>
+    </cluster_property_set></crm_config>
+    <nodes><node id="1" uname="n1"/><node id="2" uname="n2"/><node id="3" uname="n3"/></nodes>
+    <resources>
+      <primitive id="fence" class="stonith" type="fence_dummy"/>
+      <group id="g"><primitive id="a" class="ocf" provider="heartbeat" type="Dummy"/><primitive id="b" class="ocf" provider="heartbeat" type="Dummy"/></group>
+      <clone id="c"><primitive id="p" class="ocf" provider="heartbeat" type="Dummy"><operations><op id="p-m" name="monitor" interval="10s"/></operations></primitive></clone>
+      <clone id="m"><meta_attributes id="m-meta"><nvpair id="m-p" name="promotable" value="true"/></meta_attributes>
+        <primitive id="s" class="ocf" provider="pacemaker" type="Stateful"/></clone>
+      <primitive id="x" class="ocf" provider="heartbeat" type="Dummy"/>
+    </resources>
+    <constraints><rsc_location id="l1" rsc="x" node="n2" score="100"/></constraints>
+  </configuration>
+  <status>
+    <node_state id="1" uname="n1" in_ccm="true" crmd="online" join="member" expected="member">
+      <lrm id="1"><lrm_resources>
+        <lrm_resource id="x" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="x1" operation="start" interval="0" rc-code="0" op-status="0" call-id="2" transition-magic="0:0;1:1:0:a"/></lrm_resource>
+        <lrm_resource id="a" class="ocf" provider="heartbeat" type="Dummy"><lrm_rsc_op id="a1" operation="monitor" interval="10000" rc-code="1" op-status="0" call-id="3" transition-magic="0:1;1:1:0:a"/></lrm_resource>
+      </lrm_resources></lrm>
+    </node_state>
+    <node_state id="2" uname="n2" in_ccm="true" crmd="online" join="member" expected="member"/>
+    <node_state id="3" uname="n3" in_ccm="false" crmd="offline" join="down" expected="member">
+      <lrm id="3"><lrm_resources>
+        <lrm_resource id="s" class="ocf" provider="pacemaker" type="Stateful"><lrm_rsc_op id="s1" operation="promote" interval="0" rc-code="0" op-status="0" call-id="4" transition-magic="0:0;1:1:0:a"/></lrm_resource>
+      </lrm_resources></lrm>
+    </node_state>
+  </status>
+</cib>"#;
+        let document = crate::cib::read(cib).expect("the test CIB reads");
+        let cluster = &document.cluster;
+        for scores in [false, true] {
+            let transition = crate::policy::schedule_with(
+                cluster,
+                1_700_000_100,
+                crate::policy::Options { scores },
+            );
+            assert!(!transition.summary.is_empty() && !transition.actions.is_empty());
+            let mut extra = BTreeMap::new();
+            extra.insert("now".to_string(), Value::from(1_700_000_100i64));
+            extra.insert("warnings".to_string(), Value::Array(Vec::new()));
+            extra.insert("edges".to_string(), Value::from("replaced"));
+            let mut value = to_json_with(cluster, &transition, scores);
+            if let Some(map) = value.as_object_mut() {
+                for (k, v) in &extra {
+                    map.insert(k.clone(), v.clone());
+                }
+            }
+            let expected = serde_json::to_string_pretty(&value).expect("a Value prints");
+            let written =
+                serde_json::to_string_pretty(&json_document(cluster, &transition, scores, extra))
+                    .expect("the document prints");
+            assert_eq!(written, expected);
+
+            let plain = serde_json::to_string(&json_document(
+                cluster,
+                &transition,
+                scores,
+                BTreeMap::new(),
+            ))
+            .expect("the document prints");
+            assert_eq!(
+                plain,
+                serde_json::to_string(&to_json_with(cluster, &transition, scores))
+                    .expect("a Value prints")
+            );
+        }
+    }
 }
 
 #[cfg(test)]
@@ -3225,6 +3858,8 @@ mod tests {
             node: NodeId(0),
             role: Role::Started,
             failed: false,
+            managed: true,
+            blocked: false,
         });
         let before = current_status(&c);
         assert!(
@@ -3272,6 +3907,79 @@ mod tests {
         assert!(
             text.contains("* rsc1\t(ocf:heartbeat:apache):\t Started node1\n"),
             "{text}"
+        );
+    }
+
+    #[test]
+    fn orphans_stop_last_blocked_ones_too() {
+        let mut c = group_cluster();
+        c.nodes[1].online = false;
+        c.nodes[1].unclean = true;
+        for (id, node) in [("old", 0), ("gone", 1), ("old", 1)] {
+            c.orphans.push(crate::model::Orphan {
+                id: id.into(),
+                agent_spec: "ocf:heartbeat:Dummy".into(),
+                node: NodeId(node),
+                role: Role::Started,
+                failed: false,
+                managed: true,
+                blocked: false,
+            });
+        }
+        let t = Transition {
+            summary: vec![Change::Start {
+                instance: Instance {
+                    resource: ResourceId(0),
+                    number: None,
+                },
+                node: NodeId(0),
+            }],
+            stopped_orphans: vec![0],
+            blocked_orphans: vec![1, 2],
+            ..Transition::default()
+        };
+        let text = transition_summary(&c, &t);
+        // Configured resources first; each orphan's nodes together, in the
+        // order the history first names the orphan.
+        assert_eq!(
+            text,
+            "Transition Summary:\n  \
+             * Start      rsc1    ( node1 )\n  \
+             * Stop       old     ( node1 )  due to node availability\n  \
+             * Stop       old     ( node2 )  due to node availability (blocked)\n  \
+             * Stop       gone    ( node2 )  due to node availability (blocked)\n"
+        );
+    }
+
+    #[test]
+    fn a_promotion_score_without_a_node_is_on_none() {
+        let c = clone_cluster(true, false);
+        let t = Transition {
+            scores: vec![AllocationScore {
+                stage: "promotion".into(),
+                resource: "child:2".into(),
+                node: AllocationScore::NO_NODE,
+                score: crate::score::Score::ZERO,
+            }],
+            ..Transition::default()
+        };
+        assert_eq!(scores(&c, &t), "child:2 promotion score on none: 0\n");
+    }
+
+    #[test]
+    fn actions_a_loop_keeps_from_running_end_the_execution() {
+        let c = group_cluster();
+        let mut t = group_transition();
+        // The start of rsc4 and the running marker wait for each other.
+        t.edges.push((2, 0));
+        t.never_run = vec![0, 2];
+        let text = executed_actions(&c, &t);
+        assert_eq!(
+            text,
+            "Executing Cluster Transition:\n  \
+             * Resource action: rsc4            stop on node1\n\
+             Transition failed: terminated\n\
+             An invalid transition was produced\n"
         );
     }
 

@@ -283,6 +283,19 @@ pub struct Transition {
     /// [`crate::model::Cluster::orphans`] (`Stop rsc ( node )  due to node
     /// availability`; gone from the revised status).
     pub stopped_orphans: Vec<usize>,
+    /// Active orphans whose stop cannot run: their node is unclean and is
+    /// not fenced by this transition (indexes into
+    /// [`crate::model::Cluster::orphans`]; `Stop rsc ( node )  due to node
+    /// availability (blocked)`; still active in the revised status).
+    pub blocked_orphans: Vec<usize>,
+    /// Actions of the graph (indexes into [`Transition::actions`], sorted)
+    /// that can never run: they are on a cycle of the graph (ordering
+    /// constraints that loop), or wait for an action that never runs (one
+    /// on a cycle, or an unrunnable action a Serialize ordering keeps as
+    /// their input, as Pacemaker does). crm_simulate stops there
+    /// (`Transition failed: terminated`), and so would an executor; the
+    /// placement after the transition leaves them out.
+    pub never_run: Vec<usize>,
 }
 
 /// Detail of one Transition Summary line: crm_simulate's `due to <reason>`

@@ -262,6 +262,7 @@ fn random_cluster(seed: u64) -> Cluster {
             } else {
                 None
             },
+            instance_only: rng.chance(30),
         });
     }
     for i in 0..rng.below(3) {
@@ -271,6 +272,8 @@ fn random_cluster(seed: u64) -> Cluster {
             node: NodeId(index(&mut rng, n_nodes)),
             role: role(&mut rng),
             failed: rng.chance(30),
+            managed: rng.chance(80),
+            blocked: rng.chance(10),
         });
     }
     if rng.chance(50) {

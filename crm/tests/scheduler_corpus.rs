@@ -4,22 +4,35 @@
 //! (`$IRONBEAT_SCHEDULER_CORPUS`, else `<repo>/../shared/scheduler-corpus`;
 //! its README says how the cases were made), this test reads `xml/T.xml`
 //! with [`ironbeat_crm::cib::read`], schedules it with
-//! [`ironbeat_crm::policy::schedule`] and compares:
+//! [`ironbeat_crm::policy::schedule`] and compares, each check on its own:
 //!
 //! * **placement**: our [`simulate::placement_lines`] with
 //!   `placement/T.placement` — the Transition Summary actions and where
 //!   everything ends up — with `reason=` dropped and the instance numbers of
 //!   anonymous clones stripped (both are implementation details);
 //! * **status**: our [`simulate::current_status`] with the `Current cluster
-//!   status` section of `summary/T.summary`, ignoring whitespace and blank
-//!   lines as cts-scheduler does.
+//!   status` section of `summary/T.summary`;
+//! * **summary**: our [`simulate::transition_summary`] with its `Transition
+//!   Summary` section, `due to` reasons and instance numbers included;
+//! * **revised**: our [`simulate::revised_status`] with its `Revised Cluster
+//!   Status` section;
+//! * **scores**: our [`simulate::scores`] with `scores/T.scores`, sorted.
 //!
-//! It prints the counts (and, for information, how many allocation score
-//! files match) and checks the cases that differ against
-//! `tests/scheduler-corpus-differences.txt`: a case that matched there and
-//! differs now fails the test, so progress is locked in. Regenerate the file
-//! with `IRONBEAT_UPDATE_DIFFERENCES=1`. Without the corpus the test skips,
-//! or fails under `CI=true`.
+//! Texts are compared ignoring whitespace and blank lines, as cts-scheduler
+//! does. The test prints the counts and checks the cases that differ
+//! against `tests/scheduler-corpus-differences.txt`: a check that matched
+//! there and differs now fails the test, so progress is locked in.
+//! Regenerate the file with `IRONBEAT_UPDATE_DIFFERENCES=1`. Without the
+//! corpus the test skips, or fails under `CI=true`.
+//!
+//! For looking into a difference: `IRONBEAT_CORPUS_TEXT=1` prints the first
+//! differing line of every text check; `IRONBEAT_CORPUS_WARNINGS=1` prints
+//! the reader's warnings; `IRONBEAT_CORPUS_OUT=DIR` writes our
+//! `T.summary` (the three status/summary sections), `T.scores` (sorted),
+//! `T.json` and `T.transition` (the engine's output) for every case, to
+//! diff against the corpus by hand. Pointing `IRONBEAT_SCHEDULER_CORPUS` at
+//! another folder of the same layout (generated CIBs with crm_simulate's
+//! outputs) runs them the same way.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
@@ -49,27 +62,40 @@ fn corpus_dir() -> Option<PathBuf> {
 enum Check {
     Placement,
     Status,
+    Summary,
+    Revised,
+    Scores,
 }
 
 impl Check {
+    const ALL: [Check; 5] = [
+        Check::Placement,
+        Check::Status,
+        Check::Summary,
+        Check::Revised,
+        Check::Scores,
+    ];
+
     fn name(self) -> &'static str {
         match self {
             Check::Placement => "placement",
             Check::Status => "status",
+            Check::Summary => "summary",
+            Check::Revised => "revised",
+            Check::Scores => "scores",
         }
     }
-}
 
-/// What one case gave.
-struct Outcome {
-    /// Differences: (check, first differing line or error).
-    differences: Vec<(Check, String)>,
-    /// Whether the sorted allocation scores match (informational).
-    scores_match: bool,
-    /// Whether the Transition Summary and the Revised Cluster Status texts
-    /// match crm_simulate's, whitespace aside (informational: the summary
-    /// includes the `due to` reasons).
-    text_match: [bool; 2],
+    /// How the printed counts call it.
+    fn label(self) -> &'static str {
+        match self {
+            Check::Placement => "placement",
+            Check::Status => "current status",
+            Check::Summary => "Transition Summary text",
+            Check::Revised => "Revised Cluster Status text",
+            Check::Scores => "scores",
+        }
+    }
 }
 
 #[test]
@@ -83,7 +109,8 @@ fn scheduler_corpus() {
         eprintln!("SKIP: {msg}");
         return;
     };
-    let mut counts: BTreeMap<&str, [usize; 6]> = BTreeMap::new();
+    // Per tier: cases, then identical ones per check.
+    let mut counts: BTreeMap<&str, (usize, [usize; 5])> = BTreeMap::new();
     let mut now_differing: BTreeSet<(String, String, String)> = BTreeSet::new();
     let mut reasons: BTreeMap<(String, String, String), String> = BTreeMap::new();
     // Quiet the default hook while cases run: a panic is recorded as a
@@ -94,23 +121,16 @@ fn scheduler_corpus() {
         let list = fs::read_to_string(dir.join(format!("SUBSET-{tier}")))
             .unwrap_or_else(|e| panic!("reading SUBSET-{tier}: {e}"));
         for name in list.lines().map(str::trim).filter(|l| !l.is_empty()) {
-            let outcome = run_case(&dir, name);
+            let differences = run_case(&dir, name);
             let c = counts.entry(tier).or_default();
-            c[0] += 1;
-            let placement_ok = !outcome
-                .differences
-                .iter()
-                .any(|(k, _)| *k == Check::Placement);
-            let status_ok = !outcome.differences.iter().any(|(k, _)| *k == Check::Status);
-            c[1] += usize::from(placement_ok);
-            c[2] += usize::from(status_ok);
-            c[3] += usize::from(outcome.scores_match);
-            c[4] += usize::from(outcome.text_match[0]);
-            c[5] += usize::from(outcome.text_match[1]);
-            for (check, reason) in outcome.differences {
+            c.0 += 1;
+            for (i, check) in Check::ALL.iter().enumerate() {
+                c.1[i] += usize::from(!differences.iter().any(|(k, _)| k == check));
+            }
+            for (check, reason) in differences {
                 let key = (check.name().to_string(), tier.to_string(), name.to_string());
                 now_differing.insert(key.clone());
-                reasons.insert(key, reason);
+                reasons.entry(key).or_insert(reason);
             }
         }
     }
@@ -118,12 +138,13 @@ fn scheduler_corpus() {
 
     let summary: Vec<String> = counts
         .iter()
-        .map(|(tier, [n, placement, status, scores, summary, revised])| {
-            format!(
-                "{tier}: {placement}/{n} identical placement, {status}/{n} identical current \
-                 status (for information: {scores}/{n} identical scores, {summary}/{n} identical \
-                 Transition Summary text, {revised}/{n} identical Revised Cluster Status text)"
-            )
+        .map(|(tier, (n, identical))| {
+            let parts: Vec<String> = Check::ALL
+                .iter()
+                .zip(identical)
+                .map(|(check, same)| format!("{same}/{n} identical {}", check.label()))
+                .collect();
+            format!("{tier}: {}", parts.join(", "))
         })
         .collect();
     for line in &summary {
@@ -136,7 +157,9 @@ fn scheduler_corpus() {
         "# Scheduler corpus cases where ironbeat differs from Pacemaker 2.1.5, with the first\n\
          # differing line (written by crm/tests/scheduler_corpus.rs; regenerate with\n\
          # IRONBEAT_UPDATE_DIFFERENCES=1 cargo test -p ironbeat-crm --test scheduler_corpus).\n\
-         # The test fails when a case not listed here differs.\n",
+         # Checks: placement, status (current), summary (Transition Summary text), revised\n\
+         # (Revised Cluster Status text), scores. The test fails when a check of a case not\n\
+         # listed here differs.\n",
     );
     for line in &summary {
         text.push_str(&format!("# {line}\n"));
@@ -184,7 +207,7 @@ fn scheduler_corpus() {
     }
     assert!(
         regressions.is_empty(),
-        "{} case(s) that matched Pacemaker now differ (see {}):\n{}",
+        "{} check(s) that matched Pacemaker now differ (see {}):\n{}",
         regressions.len(),
         DIFFERENCES,
         regressions.join("\n")
@@ -195,53 +218,40 @@ fn one_line(s: &str) -> String {
     s.replace(['\n', '\t'], " ")
 }
 
-fn run_case(dir: &Path, name: &str) -> Outcome {
+/// Every check of one case that differs: (check, first differing line or
+/// the error).
+fn run_case(dir: &Path, name: &str) -> Vec<(Check, String)> {
     let mut differences = Vec::new();
+    let every = |why: String| -> Vec<(Check, String)> {
+        Check::ALL.iter().map(|&c| (c, why.clone())).collect()
+    };
     let xml = match fs::read_to_string(dir.join("xml").join(format!("{name}.xml"))) {
         Ok(x) => x,
-        Err(e) => {
-            differences.push((Check::Placement, format!("cannot read the input: {e}")));
-            return Outcome {
-                differences,
-                scores_match: false,
-                text_match: [false; 2],
-            };
-        }
+        Err(e) => return every(format!("cannot read the input: {e}")),
     };
     let document = match panic::catch_unwind(|| cib::read(&xml)) {
         Ok(Ok(d)) => d,
-        Ok(Err(e)) => {
-            for check in [Check::Placement, Check::Status] {
-                differences.push((check, format!("reader error: {e}")));
-            }
-            return Outcome {
-                differences,
-                scores_match: false,
-                text_match: [false; 2],
-            };
-        }
-        Err(p) => {
-            for check in [Check::Placement, Check::Status] {
-                differences.push((check, format!("reader panicked: {}", panic_text(&p))));
-            }
-            return Outcome {
-                differences,
-                scores_match: false,
-                text_match: [false; 2],
-            };
-        }
+        Ok(Err(e)) => return every(format!("reader error: {e}")),
+        Err(p) => return every(format!("reader panicked: {}", panic_text(&p))),
     };
     let cluster = &document.cluster;
+    if std::env::var_os("IRONBEAT_CORPUS_WARNINGS").is_some() {
+        for w in &document.warnings {
+            eprintln!("WARNING {name}: {w}");
+        }
+    }
+    let summary_text =
+        fs::read_to_string(dir.join("summary").join(format!("{name}.summary"))).unwrap_or_default();
 
     // The current status echoes the input: no engine needed.
     match panic::catch_unwind(AssertUnwindSafe(|| simulate::current_status(cluster))) {
         Ok(ours) => {
-            let summary = fs::read_to_string(dir.join("summary").join(format!("{name}.summary")))
-                .unwrap_or_default();
-            let expected = section(&summary, "Current cluster status:", "Transition Summary:");
-            if let Some(diff) = first_difference(&squeeze(&expected), &squeeze(&ours)) {
-                differences.push((Check::Status, diff));
-            }
+            let expected = section(
+                &summary_text,
+                "Current cluster status:",
+                "Transition Summary:",
+            );
+            differences.extend(text_difference(Check::Status, name, &expected, &ours));
         }
         Err(p) => differences.push((
             Check::Status,
@@ -254,95 +264,100 @@ fn run_case(dir: &Path, name: &str) -> Outcome {
     {
         Ok(t) => t,
         Err(p) => {
-            differences.push((
-                Check::Placement,
-                format!("schedule panicked: {}", panic_text(&p)),
-            ));
-            return Outcome {
-                differences,
-                scores_match: false,
-                text_match: [false; 2],
-            };
+            let why = format!("schedule panicked: {}", panic_text(&p));
+            differences.extend(every(why).into_iter().filter(|(c, _)| *c != Check::Status));
+            return differences;
         }
     };
-    let ours = match panic::catch_unwind(AssertUnwindSafe(|| {
-        simulate::placement_lines(cluster, &transition)
-    })) {
-        Ok(lines) => normalise(cluster, &lines),
+    // The texts, rendered once (a panic is a difference of every text).
+    let texts = panic::catch_unwind(AssertUnwindSafe(|| {
+        (
+            simulate::transition_summary(cluster, &transition),
+            simulate::revised_status(cluster, &transition),
+            simulate::scores(cluster, &transition),
+            normalise(cluster, &simulate::placement_lines(cluster, &transition)),
+        )
+    }));
+    let (summary, revised, scores, placement) = match texts {
+        Ok(t) => t,
         Err(p) => {
-            differences.push((
-                Check::Placement,
-                format!("placement_lines panicked: {}", panic_text(&p)),
-            ));
-            Vec::new()
+            let why = format!("rendering panicked: {}", panic_text(&p));
+            differences.extend(every(why).into_iter().filter(|(c, _)| *c != Check::Status));
+            return differences;
         }
     };
-    let expected_text = fs::read_to_string(dir.join("placement").join(format!("{name}.placement")))
-        .unwrap_or_default();
-    let expected: Vec<String> = expected_text.lines().map(String::from).collect();
-    let expected = normalise(cluster, &expected);
-    if !differences.iter().any(|(k, _)| *k == Check::Placement) {
-        if let Some(diff) = multiset_difference(&expected, &ours) {
-            differences.push((Check::Placement, diff));
-        }
-    }
-
-    let scores_match = {
-        let ours = simulate::scores(cluster, &transition);
-        let mut ours: Vec<&str> = ours
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        ours.sort_unstable();
-        let expected = fs::read_to_string(dir.join("scores").join(format!("{name}.scores")))
-            .unwrap_or_default();
-        let mut expected: Vec<&str> = expected
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty())
-            .collect();
-        expected.sort_unstable();
-        ours == expected
-    };
-    let summary_text =
-        fs::read_to_string(dir.join("summary").join(format!("{name}.summary"))).unwrap_or_default();
     let expected_summary = section(
         &summary_text,
         "Transition Summary:",
         "Executing Cluster Transition:",
     );
+    differences.extend(text_difference(
+        Check::Summary,
+        name,
+        &expected_summary,
+        &summary,
+    ));
     let expected_revised = section(&summary_text, "Revised Cluster Status:", "\u{0}");
-    let text_match = [
-        squeeze(&expected_summary) == squeeze(&simulate::transition_summary(cluster, &transition)),
-        squeeze(&expected_revised) == squeeze(&simulate::revised_status(cluster, &transition)),
-    ];
+    differences.extend(text_difference(
+        Check::Revised,
+        name,
+        &expected_revised,
+        &revised,
+    ));
+
+    let expected_scores =
+        fs::read_to_string(dir.join("scores").join(format!("{name}.scores"))).unwrap_or_default();
+    let sorted = |text: &str| {
+        let mut lines: Vec<String> = squeeze(text);
+        lines.sort_unstable();
+        lines
+    };
+    if let Some(diff) = first_difference(&sorted(&expected_scores), &sorted(&scores)) {
+        differences.push((Check::Scores, diff));
+    }
+
+    let expected_text = fs::read_to_string(dir.join("placement").join(format!("{name}.placement")))
+        .unwrap_or_default();
+    let expected: Vec<String> = expected_text.lines().map(String::from).collect();
+    let expected = normalise(cluster, &expected);
+    if let Some(diff) = multiset_difference(&expected, &placement) {
+        differences.push((Check::Placement, diff));
+    }
+
+    if let Some(out) = std::env::var_os("IRONBEAT_CORPUS_OUT") {
+        let out = PathBuf::from(out);
+        let _ = fs::create_dir_all(&out);
+        let text = format!(
+            "{}\n{summary}\n{revised}",
+            simulate::current_status(cluster)
+        );
+        let _ = fs::write(out.join(format!("{name}.summary")), text);
+        let mut lines: Vec<&str> = scores.lines().collect();
+        lines.sort_unstable();
+        let _ = fs::write(out.join(format!("{name}.scores")), lines.join("\n") + "\n");
+        let json = simulate::to_json_with(cluster, &transition, false);
+        let _ = fs::write(out.join(format!("{name}.json")), format!("{json:#}"));
+        let _ = fs::write(
+            out.join(format!("{name}.transition")),
+            format!("{transition:#?}"),
+        );
+    }
+    differences
+}
+
+/// A text check's first difference, whitespace aside (printed too with
+/// `IRONBEAT_CORPUS_TEXT`).
+fn text_difference(
+    check: Check,
+    name: &str,
+    expected: &str,
+    ours: &str,
+) -> Option<(Check, String)> {
+    let diff = first_difference(&squeeze(expected), &squeeze(ours))?;
     if std::env::var_os("IRONBEAT_CORPUS_TEXT").is_some() {
-        for (i, title) in ["summary", "revised"].iter().enumerate() {
-            if !text_match[i] {
-                let (e, o) = if i == 0 {
-                    (
-                        squeeze(&expected_summary),
-                        squeeze(&simulate::transition_summary(cluster, &transition)),
-                    )
-                } else {
-                    (
-                        squeeze(&expected_revised),
-                        squeeze(&simulate::revised_status(cluster, &transition)),
-                    )
-                };
-                eprintln!(
-                    "text {title} {name}: {}",
-                    first_difference(&e, &o).unwrap_or_default()
-                );
-            }
-        }
+        eprintln!("{} {name}: {diff}", check.name());
     }
-    Outcome {
-        differences,
-        scores_match,
-        text_match,
-    }
+    Some((check, diff))
 }
 
 fn panic_text(p: &Box<dyn std::any::Any + Send>) -> String {

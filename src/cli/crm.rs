@@ -193,14 +193,12 @@ pub fn simulate(args: &SimulateArgs) -> Result<()> {
         );
     }
     for w in &document.warnings {
-        let id =
-            w.id.as_deref()
-                .map(|i| format!(" id=\"{i}\""))
-                .unwrap_or_default();
-        eprintln!(
-            "ironbeat: warning: {shown}: <{}{id}>: {}",
-            w.element, w.what
-        );
+        // `FILE:LINE: <element id="…">: what`, as errors print.
+        let text = w.to_string();
+        match text.strip_prefix("line ") {
+            Some(rest) => eprintln!("ironbeat: warning: {shown}:{rest}"),
+            None => eprintln!("ironbeat: warning: {shown}: {text}"),
+        }
     }
     // The time failures are judged at: --now/--date, else the CIB's
     // execution date (announced, as crm_simulate does), else the clock.
@@ -241,7 +239,14 @@ pub fn simulate(args: &SimulateArgs) -> Result<()> {
             let warnings: Vec<serde_json::Value> = document
                 .warnings
                 .iter()
-                .map(|w| serde_json::json!({ "element": w.element, "id": w.id, "what": w.what }))
+                .map(|w| {
+                    serde_json::json!({
+                        "element": w.element,
+                        "id": w.id,
+                        "line": w.line,
+                        "what": w.what,
+                    })
+                })
                 .collect();
             map.insert("warnings".into(), warnings.into());
         }
@@ -254,6 +259,16 @@ pub fn simulate(args: &SimulateArgs) -> Result<()> {
         print!(
             "{}",
             simulate::simulation(&document.cluster, &transition, sections)
+        );
+    }
+    // Actions on an ordering loop never run: the transition cannot finish,
+    // and crm_simulate exits 1 too ("Transition failed: terminated").
+    if !transition.never_run.is_empty() {
+        anyhow::bail!(
+            "{shown}: the transition cannot complete: {} action(s) wait on an ordering loop \
+             (the warnings above name its constraints); remove one of them to break \
+             the loop",
+            transition.never_run.len()
         );
     }
     Ok(())

@@ -599,16 +599,22 @@ impl<'a, 'i> Reader<'a, 'i> {
         let mut ancestor = parent;
         while let Some(p) = ancestor {
             for (k, v) in &self.resources[p.0].explicit_meta {
-                meta.entry(k.clone()).or_insert_with(|| v.clone());
+                if !meta.contains_key(k) {
+                    meta.insert(k.clone(), v.clone());
+                }
             }
             ancestor = self.cluster.resources[p.0].parent;
         }
         for (k, v) in &defaults.meta {
-            meta.entry(k.clone()).or_insert_with(|| v.clone());
+            if !meta.contains_key(k) {
+                meta.insert(k.clone(), v.clone());
+            }
         }
         if let Some(p) = parent {
             for (k, v) in &self.resources[p.0].full_meta {
-                meta.entry(k.clone()).or_insert_with(|| v.clone());
+                if !meta.contains_key(k) {
+                    meta.insert(k.clone(), v.clone());
+                }
             }
         }
         let clone = if is_clone {
@@ -646,7 +652,9 @@ impl<'a, 'i> Reader<'a, 'i> {
             None => &defaults.params,
         };
         for (k, v) in inherited {
-            params.entry(k.clone()).or_insert_with(|| v.clone());
+            if !params.contains_key(k) {
+                params.insert(k.clone(), v.clone());
+            }
         }
         if Self::has_nonempty_set(xml, "utilization") {
             self.unsupported(
@@ -972,7 +980,10 @@ impl<'a, 'i> Reader<'a, 'i> {
         let mut meta = op_defaults.clone();
         self.unpack_sets(op, "meta_attributes", None, true, &mut meta)?;
         for attr in op.attributes() {
-            meta.insert(attr.name().to_string(), attr.value().to_string());
+            // `id` would be removed right after: not inserted at all.
+            if attr.name() != "id" {
+                meta.insert(attr.name().to_string(), attr.value().to_string());
+            }
         }
         meta.remove("id");
         self.report_op_features(op, &meta);

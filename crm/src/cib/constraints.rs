@@ -1,9 +1,13 @@
 //! `<constraints>`: `rsc_location`, `rsc_colocation` and `rsc_order`
 //! (`pcmk_sched_location.c`, `pcmk_sched_colocation.c`,
-//! `pcmk_sched_ordering.c`). A constraint naming a resource that does not
-//! exist is ignored with a warning, as Pacemaker ignores it with a
-//! configuration error. Resource sets, tickets, tags and lifetimes are
-//! outside the subset.
+//! `pcmk_sched_ordering.c`). A constraint naming an element that is not a
+//! resource is ignored with a warning, as Pacemaker ignores it with a
+//! configuration error; one naming an id no element of the configuration
+//! has is an error, as Pacemaker's schema rejects the whole CIB then
+//! (`IDREF attribute rsc references an unknown ID`). Resource sets,
+//! tickets, tags and lifetimes are outside the subset.
+
+use std::collections::{HashMap, HashSet};
 
 use crate::model::{Colocation, Discovery, Location, Order, OrderKind, ResourceId, Role, Task};
 use crate::score::Score;
@@ -57,20 +61,102 @@ impl<'a, 'i> Reader<'a, 'i> {
                 }
             }
         }
+        self.warn_about_order_loops();
         Ok(())
     }
 
+    /// Order constraints that loop (`A then B`, `B then A`; or through the
+    /// inverse orders symmetrical ones imply). Pacemaker accepts them, and
+    /// crm_verify says nothing, but once the looping actions are scheduled
+    /// together its transition cannot complete: they never run, nor does
+    /// anything ordered after them. Each loop is reported once, with the
+    /// constraints that make it.
+    fn warn_about_order_loops(&mut self) {
+        let orders = &self.cluster.orders;
+        // Nodes: (resource, action); edges carry the order's index.
+        let mut nodes: HashMap<(ResourceId, Task), usize> = HashMap::new();
+        let mut names: Vec<(ResourceId, Task)> = Vec::new();
+        let mut edges: Vec<Vec<(usize, usize)>> = Vec::new();
+        let mut node = |key: (ResourceId, Task), edges: &mut Vec<Vec<(usize, usize)>>| {
+            *nodes.entry(key).or_insert_with(|| {
+                names.push(key);
+                edges.push(Vec::new());
+                names.len() - 1
+            })
+        };
+        for (i, o) in orders.iter().enumerate() {
+            let first = node((o.first, o.first_action), &mut edges);
+            let then = node((o.then, o.then_action), &mut edges);
+            edges[first].push((then, i));
+            if o.symmetrical {
+                let first = node((o.then, inverse(o.then_action)), &mut edges);
+                let then = node((o.first, inverse(o.first_action)), &mut edges);
+                edges[first].push((then, i));
+            }
+        }
+        // One warning per set of constraints (a symmetrical pair loops on
+        // the starts and, inverted, on the stops).
+        let mut loops: Vec<(Vec<usize>, Vec<String>)> = Vec::new();
+        for component in strongly_connected(&edges) {
+            let inside: HashSet<usize> = component.iter().copied().collect();
+            let mut ids: Vec<usize> = component
+                .iter()
+                .flat_map(|&n| edges[n].iter())
+                .filter(|(to, _)| inside.contains(to))
+                .map(|&(_, order)| order)
+                .collect();
+            ids.sort_unstable();
+            ids.dedup();
+            let path = loop_path(&edges, &component, &inside)
+                .iter()
+                .map(|&n| {
+                    let (r, task) = names[n];
+                    format!("{} {task}", self.cluster.resources[r.0].id)
+                })
+                .collect::<Vec<_>>()
+                .join(" → ");
+            match loops.iter_mut().find(|(known, _)| *known == ids) {
+                Some((_, paths)) => paths.push(path),
+                None => loops.push((ids, vec![path])),
+            }
+        }
+        for (ids, paths) in loops {
+            let constraints = ids
+                .iter()
+                .map(|&i| format!("`{}`", self.cluster.orders[i].id))
+                .collect::<Vec<_>>()
+                .join(", ");
+            let Some(first) = ids.first().map(|&i| self.cluster.orders[i].id.clone()) else {
+                continue;
+            };
+            let what = format!(
+                "the order constraints {constraints} loop ({}); Pacemaker accepts them, but \
+                 when these actions are scheduled together its transition cannot complete \
+                 (\"Transition failed: terminated\"): they never run, nor does anything \
+                 ordered after them. Remove one of the constraints (or, when the loop goes \
+                 through the inverse order a symmetrical constraint implies, set \
+                 symmetrical=\"false\" on it)",
+                paths.join("; ")
+            );
+            match self.index.find("rsc_order", &first) {
+                Some(xml) => self.warn(xml, what),
+                None => self.warn_about("rsc_order", Some(&first), what),
+            }
+        }
+    }
+
     /// The resource a constraint names (`pcmk__find_constraint_resource`),
-    /// or None with a warning.
+    /// None with a warning when Pacemaker ignores the constraint, or an
+    /// error when its schema rejects the CIB.
     fn constraint_resource(
         &mut self,
         xml: XNode<'a, 'i>,
         attribute: &str,
         name: &str,
-    ) -> Option<ResourceId> {
+    ) -> Result<Option<ResourceId>, Error> {
         if let Some(&rid) = self.resource_ids.get(name) {
             let info = &self.resources[rid.0];
-            return match info.clone {
+            return Ok(match info.clone {
                 Some(clone) if clone != rid => {
                     // Inside a clone the resource exists only as instances;
                     // Pacemaker finds it under this name only when the
@@ -91,7 +177,7 @@ impl<'a, 'i> Reader<'a, 'i> {
                     }
                 }
                 _ => Some(rid),
-            };
+            });
         }
         if let Some((base, digits)) = name.rsplit_once(':') {
             if digits.bytes().all(|b| b.is_ascii_digit())
@@ -108,22 +194,36 @@ impl<'a, 'i> Reader<'a, 'i> {
                          subset; the constraint is ignored"
                     ),
                 );
-                return None;
+                return Ok(None);
             }
+        }
+        if let Some(other) = self.index.configuration_tag(name) {
+            // The schema is satisfied (an IDREF to an existing id); the
+            // scheduler ignores the constraint with a configuration error.
+            self.warn(
+                xml,
+                format!(
+                    "{attribute}=\"{name}\" names a <{other}>, not a resource; Pacemaker \
+                     ignores the constraint (\"is not a valid resource or tag\"), and so does \
+                     ironbeat (name a resource, or remove the constraint)"
+                ),
+            );
+            return Ok(None);
         }
         let what = if self.orphan_state.contains_key(name) {
             format!(
-                "{attribute}=\"{name}\" names a resource that exists only in the history (an \
-                 orphan); the constraint is ignored, as Pacemaker does"
+                "{attribute}=\"{name}\" names a resource that is no longer configured (only \
+                 its history is left); Pacemaker's schema rejects a CIB whose constraint refers \
+                 to an id nothing in the configuration has: remove the constraint"
             )
         } else {
             format!(
-                "{attribute}=\"{name}\" names no resource; Pacemaker ignores the constraint, \
-                 and so does ironbeat (fix the name or remove the constraint)"
+                "{attribute}=\"{name}\" names nothing in the configuration; Pacemaker's schema \
+                 rejects such a CIB (\"IDREF attribute {attribute} references an unknown ID\"): \
+                 fix the name or remove the constraint"
             )
         };
-        self.warn(xml, what);
-        None
+        Err(self.error(xml, what))
     }
 
     /// `rsc_location`.
@@ -154,7 +254,7 @@ impl<'a, 'i> Reader<'a, 'i> {
             ));
         }
         if let Some(name) = rsc {
-            if let Some(rid) = self.constraint_resource(xml, "rsc", name) {
+            if let Some(rid) = self.constraint_resource(xml, "rsc", name)? {
                 self.location_for(xml, id, rid, discovery)?;
             }
         }
@@ -318,8 +418,8 @@ impl<'a, 'i> Reader<'a, 'i> {
                 parsed
             }
         };
-        let dependent = self.constraint_resource(xml, "rsc", rsc);
-        let primary = self.constraint_resource(xml, "with-rsc", with);
+        let dependent = self.constraint_resource(xml, "rsc", rsc)?;
+        let primary = self.constraint_resource(xml, "with-rsc", with)?;
         let (Some(dependent), Some(primary)) = (dependent, primary) else {
             return Ok(());
         };
@@ -433,8 +533,8 @@ impl<'a, 'i> Reader<'a, 'i> {
                 )
             })?,
         };
-        let first_rsc = self.constraint_resource(xml, "first", first);
-        let then_rsc = self.constraint_resource(xml, "then", then);
+        let first_rsc = self.constraint_resource(xml, "first", first)?;
+        let then_rsc = self.constraint_resource(xml, "then", then)?;
         let (Some(first), Some(then)) = (first_rsc, then_rsc) else {
             return Ok(());
         };
@@ -472,4 +572,114 @@ impl<'a, 'i> Reader<'a, 'i> {
             )),
         }
     }
+}
+
+/// The action a symmetrical order's inverse orders.
+fn inverse(task: Task) -> Task {
+    match task {
+        Task::Start => Task::Stop,
+        Task::Stop => Task::Start,
+        Task::Promote => Task::Demote,
+        Task::Demote => Task::Promote,
+    }
+}
+
+/// The strongly connected components with a loop (more than one node),
+/// each sorted, in order of their smallest node (Tarjan's algorithm,
+/// iterative: no recursion however long the chains).
+fn strongly_connected(edges: &[Vec<(usize, usize)>]) -> Vec<Vec<usize>> {
+    let n = edges.len();
+    let mut index = vec![usize::MAX; n];
+    let mut low = vec![0usize; n];
+    let mut on_stack = vec![false; n];
+    let mut stack: Vec<usize> = Vec::new();
+    let mut next = 0usize;
+    let mut out = Vec::new();
+    for root in 0..n {
+        if index[root] != usize::MAX {
+            continue;
+        }
+        // (node, position in its edge list)
+        let mut work: Vec<(usize, usize)> = vec![(root, 0)];
+        index[root] = next;
+        low[root] = next;
+        next += 1;
+        stack.push(root);
+        on_stack[root] = true;
+        while let Some(&mut (v, ref mut pos)) = work.last_mut() {
+            if let Some(&(w, _)) = edges[v].get(*pos) {
+                *pos += 1;
+                if index[w] == usize::MAX {
+                    index[w] = next;
+                    low[w] = next;
+                    next += 1;
+                    stack.push(w);
+                    on_stack[w] = true;
+                    work.push((w, 0));
+                } else if on_stack[w] {
+                    low[v] = low[v].min(index[w]);
+                }
+                continue;
+            }
+            work.pop();
+            if let Some(&(parent, _)) = work.last() {
+                low[parent] = low[parent].min(low[v]);
+            }
+            if low[v] == index[v] {
+                let mut component = Vec::new();
+                while let Some(w) = stack.pop() {
+                    on_stack[w] = false;
+                    component.push(w);
+                    if w == v {
+                        break;
+                    }
+                }
+                if component.len() > 1 {
+                    component.sort_unstable();
+                    out.push(component);
+                }
+            }
+        }
+    }
+    out.sort_by_key(|c| c[0]);
+    out
+}
+
+/// One loop through a component, from its smallest node back to it.
+fn loop_path(
+    edges: &[Vec<(usize, usize)>],
+    component: &[usize],
+    inside: &HashSet<usize>,
+) -> Vec<usize> {
+    let Some(&start) = component.first() else {
+        return Vec::new();
+    };
+    // Breadth-first from start's successors back to start, within the
+    // component (which guarantees a way back).
+    let mut came_from: HashMap<usize, usize> = HashMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(v) = queue.pop_front() {
+        for &(w, _) in &edges[v] {
+            if !inside.contains(&w) {
+                continue;
+            }
+            if w == start {
+                let mut path = vec![start];
+                let mut at = v;
+                while at != start {
+                    path.push(at);
+                    at = came_from.get(&at).copied().unwrap_or(start);
+                }
+                path.push(start);
+                let len = path.len();
+                path[1..len - 1].reverse();
+                return path;
+            }
+            if let std::collections::hash_map::Entry::Vacant(e) = came_from.entry(w) {
+                e.insert(v);
+                queue.push_back(w);
+            }
+        }
+    }
+    vec![start, start]
 }

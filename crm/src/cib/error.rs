@@ -2,9 +2,10 @@
 //! is invalid in a way Pacemaker's schema rejects (a missing required
 //! attribute, a score or interval that does not parse, an unknown role).
 //!
-//! Problems Pacemaker itself tolerates (a constraint naming a resource that
-//! does not exist, an invalid `kind`) are not errors: the reader does what
-//! Pacemaker does and records a [`super::Warning`].
+//! Problems Pacemaker itself tolerates (a constraint naming an element that
+//! is not a resource, an invalid `kind`) are not errors: the reader does
+//! what Pacemaker does and records a [`super::Warning`]. A constraint naming
+//! an id that no element has is one: Pacemaker's schema rejects the CIB.
 
 use std::fmt;
 

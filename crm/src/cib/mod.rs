@@ -24,9 +24,12 @@
 //!
 //! Everything else is listed in [`Document::unsupported`] by element or
 //! attribute and id, and the rest is still read. Problems Pacemaker
-//! tolerates (dangling references, invalid values it resets) are listed in
-//! [`Document::warnings`]. Malformed XML and invalid configuration that
-//! Pacemaker's schema rejects are an [`Error`]. Nothing here panics.
+//! tolerates (a constraint naming an element that is not a resource, or a
+//! node that does not exist; invalid values it resets; order constraints
+//! that loop, which it accepts and then cannot complete) are listed in
+//! [`Document::warnings`], with their line. Malformed XML and invalid
+//! configuration that Pacemaker's schema rejects (a constraint naming an
+//! id nothing has) are an [`Error`], with its line. Nothing here panics.
 //!
 //! Failure expiry (`failure-timeout`) depends on the time: [`read_at`]
 //! takes it; [`read`] uses the CIB's `execution-date` when it has one, and
@@ -93,8 +96,25 @@ pub struct Warning {
     pub element: String,
     /// Its id.
     pub id: Option<String>,
+    /// Its line in the input (1-based), when the warning is about one
+    /// element there.
+    pub line: Option<u32>,
     /// What is wrong, what was done, and how to fix it.
     pub what: String,
+}
+
+impl std::fmt::Display for Warning {
+    /// `line 12: <rsc_location id="loc1">: what`, as [`Error`] prints.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(line) = self.line {
+            write!(f, "line {line}: ")?;
+        }
+        write!(f, "<{}", self.element)?;
+        if let Some(id) = &self.id {
+            write!(f, " id=\"{id}\"")?;
+        }
+        write!(f, ">: {}", self.what)
+    }
 }
 
 /// Reads a CIB. Failure expiry is judged at the CIB's `execution-date`,
@@ -123,9 +143,19 @@ fn read_inner(text: &str, now: Option<i64>) -> Result<Document, Error> {
         allow_dtd: false,
         nodes_limit: u32::MAX,
     };
-    let doc = roxmltree::Document::parse_with_options(text, options).map_err(|e| {
-        let pos = e.pos();
-        Error::xml(Some(pos.row), e.to_string())
+    let doc = roxmltree::Document::parse_with_options(text, options).map_err(|e| match e {
+        // These carry no position: the input ended, so say where it did.
+        roxmltree::Error::UnclosedRootNode | roxmltree::Error::UnexpectedEndOfStream => {
+            let last = text.trim_end().lines().count().max(1);
+            Error::xml(
+                Some(u32::try_from(last).unwrap_or(u32::MAX)),
+                format!(
+                    "{e}: the document ends before its elements are closed (is the file \
+                     complete? `cibadmin --query` exports a whole CIB)"
+                ),
+            )
+        }
+        _ => Error::xml(Some(e.pos().row), e.to_string()),
     })?;
     let root = doc.root_element();
     if tag(root) != "cib" {
@@ -169,6 +199,7 @@ fn read_inner(text: &str, now: Option<i64>) -> Result<Document, Error> {
         nodes_by_id: HashMap::new(),
         nodes_by_name: HashMap::new(),
         renamed: HashSet::new(),
+        instance_state: HashMap::new(),
         forced_anonymous: HashSet::new(),
         op_defaults_on_fail: None,
         orphan_defaults: OrphanDefaults::default(),
@@ -212,6 +243,10 @@ pub(crate) struct Reader<'a, 'i> {
     /// History ids Pacemaker renames to anonymous clone instances (a
     /// constraint naming one of them applies to the clone).
     renamed: HashSet<String>,
+    /// Each globally-unique clone instance is a resource of its own to
+    /// Pacemaker: its `managed_now` and `failure_timeout_s`, by
+    /// (primitive, instance), once its history has changed them.
+    instance_state: HashMap<(ResourceId, u32), (bool, u64)>,
     /// Clones made anonymous because their agent class cannot be unique.
     forced_anonymous: HashSet<ResourceId>,
     /// `on-fail` from `op_defaults` (for operations not configured).
@@ -247,7 +282,13 @@ impl<'a, 'i> Reader<'a, 'i> {
 
     /// Records a tolerated problem about `node`.
     fn warn(&mut self, node: XNode<'a, 'i>, what: impl Into<String>) {
-        self.warn_about(tag(node), node.attribute("id"), what);
+        let line = self.doc.text_pos_at(node.range().start).row;
+        self.warnings.push(Warning {
+            element: tag(node).to_string(),
+            id: node.attribute("id").map(str::to_string),
+            line: Some(line),
+            what: what.into(),
+        });
     }
 
     /// Records a tolerated problem about an element named `element`.
@@ -255,6 +296,7 @@ impl<'a, 'i> Reader<'a, 'i> {
         self.warnings.push(Warning {
             element: element.to_string(),
             id: id.map(str::to_string),
+            line: None,
             what: what.into(),
         });
     }

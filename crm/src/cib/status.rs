@@ -188,9 +188,19 @@ struct State<'a> {
     pending: Option<&'a str>,
     failure_ignored: bool,
     blocked: bool,
-    bans: Vec<Option<NodeId>>,
+    /// (node or every node, on the instance only).
+    bans: Vec<(Option<NodeId>, bool)>,
     /// Exit codes of masked probe failures (not installed, bad parameters).
     failed_probes: Vec<i32>,
+}
+
+impl Subject<'_> {
+    /// Pacemaker's id for the resource (`rsc`, `rsc:2` in a globally
+    /// unique clone, the history id of an orphan); None for an anonymous
+    /// clone instance, whose number the engine gives.
+    fn pacemaker_id(&self) -> Option<&str> {
+        self.unique.then_some(self.fail_name.as_str())
+    }
 }
 
 impl<'a, 'i> Reader<'a, 'i> {
@@ -288,13 +298,15 @@ impl<'a, 'i> Reader<'a, 'i> {
             );
         }
         self.cluster.nodes[node.0].unclean = false;
+        self.cluster.nodes[node.0].unclean_reason = None;
+        self.cluster.unclean_order.retain(|&n| n != node);
         self.determine_online_status(state, node);
         let n = &self.cluster.nodes[node.0];
         if !self.cluster.have_quorum
             && n.online
             && self.cluster.options.no_quorum_policy == NoQuorumPolicy::Suicide
         {
-            self.fence(node);
+            self.fence(node, Some("cluster does not have quorum"));
         }
         Ok(Some(node))
     }
@@ -324,7 +336,7 @@ impl<'a, 'i> Reader<'a, 'i> {
             } else if !expected_up {
                 false
             } else {
-                self.fence(node);
+                self.fence(node, Some("peer is unexpectedly down"));
                 false
             }
         } else {
@@ -344,21 +356,27 @@ impl<'a, 'i> Reader<'a, 'i> {
             let mut online = in_cluster;
             if shutdown {
                 online = crmd_online;
-            } else if in_ccm.is_none() || join_is("banned") {
-                self.fence(node);
+            } else if in_ccm.is_none() {
+                self.fence(node, Some("peer has not been seen by the cluster"));
+            } else if join_is("banned") {
+                self.fence(node, Some("peer failed Pacemaker membership criteria"));
             } else if !do_terminate && expected_down {
                 if in_cluster || crmd_online {
                     self.set_pending(node);
                 }
             } else if do_terminate && join_is("down") && !in_cluster && !crmd_online {
                 online = false;
-            } else if !in_cluster || !crmd_online || do_terminate {
-                self.fence(node);
+            } else if !in_cluster {
+                self.fence(node, Some("peer is no longer part of the cluster"));
+            } else if !crmd_online {
+                self.fence(node, Some("peer process is no longer available"));
+            } else if do_terminate {
+                self.fence(node, Some("termination was requested"));
             } else if join_is("member") {
             } else if join_is("pending") || join_is("down") {
                 self.set_pending(node);
             } else {
-                self.fence(node);
+                self.fence(node, Some("peer was in an unknown state"));
             }
             online
         };
@@ -377,9 +395,18 @@ impl<'a, 'i> Reader<'a, 'i> {
         n.pending = true;
     }
 
-    /// `pe_fence_node` for a cluster node: it becomes unclean.
-    fn fence(&mut self, node: NodeId) {
-        self.cluster.nodes[node.0].unclean = true;
+    /// `pe_fence_node` for a cluster node: it becomes unclean, and the
+    /// first reason given while it was clean is the one its fencing shows.
+    /// Reasons that name an anonymous clone instance (`rsc:1 is thought to
+    /// be active there`) are left to the engine (`None`): only it numbers
+    /// those instances.
+    fn fence(&mut self, node: NodeId, reason: Option<&str>) {
+        let n = &mut self.cluster.nodes[node.0];
+        if !n.unclean {
+            n.unclean = true;
+            n.unclean_reason = reason.map(str::to_string);
+            self.cluster.unclean_order.push(node);
+        }
     }
 
     /// `pe_can_fence`.
@@ -443,14 +470,21 @@ impl<'a, 'i> Reader<'a, 'i> {
                     base_id.clone()
                 };
                 let ops_config = Rc::clone(&info.ops);
+                let instance_key = match (info.unique, info.clone, instance) {
+                    (true, Some(_), Some(n)) => Some((rid, n)),
+                    _ => None,
+                };
+                let (managed, failure_timeout_s) = instance_key
+                    .and_then(|k| self.instance_state.get(&k).copied())
+                    .unwrap_or((info.managed_now, info.failure_timeout_s));
                 let mut subject = Subject {
                     history_id,
                     base_id: &base_id,
                     unique: info.unique,
                     promotable: info.promotable,
                     ops: &ops_config,
-                    managed: info.managed_now,
-                    failure_timeout_s: info.failure_timeout_s,
+                    managed,
+                    failure_timeout_s,
                     fail_name,
                 };
                 if info.clone.is_some() && !info.unique {
@@ -460,13 +494,22 @@ impl<'a, 'i> Reader<'a, 'i> {
                 let mut st = self.unpack_ops(&mut subject, node, &ops);
                 let (role, failed, on_fail) = self.process_rsc_state(&mut subject, node, &mut st);
                 let (count, last) = self.fail_count(node, &subject.fail_name, subject.unique);
-                let info = &mut self.resources[rid.0];
-                info.managed_now = subject.managed;
-                info.failure_timeout_s = subject.failure_timeout_s;
-                for ban in &st.bans {
+                match instance_key {
+                    Some(k) => {
+                        self.instance_state
+                            .insert(k, (subject.managed, subject.failure_timeout_s));
+                    }
+                    None => {
+                        let info = &mut self.resources[rid.0];
+                        info.managed_now = subject.managed;
+                        info.failure_timeout_s = subject.failure_timeout_s;
+                    }
+                }
+                for &(node, instance_only) in &st.bans {
                     self.cluster.history_bans.push(HistoryBan {
                         resource: rid,
-                        node: *ban,
+                        node,
+                        instance_only,
                     });
                 }
                 for &rc in &st.failed_probes {
@@ -534,18 +577,28 @@ impl<'a, 'i> Reader<'a, 'i> {
             fail_name: history_id.to_string(),
         };
         let mut st = self.unpack_ops(&mut subject, node, ops);
-        let (role, failed, _) = self.process_rsc_state(&mut subject, node, &mut st);
+        let (role, failed, on_fail) = self.process_rsc_state(&mut subject, node, &mut st);
         self.orphan_state.insert(
             history_id.to_string(),
             (subject.managed, subject.failure_timeout_s),
         );
+        let blocked = st.blocked || on_fail == Some(crate::model::OnFail::Block);
         self.cluster.orphans.push(Orphan {
             id: history_id.to_string(),
             agent_spec,
             node,
             role: role.model(),
             failed,
+            managed: subject.managed,
+            blocked,
         });
+        // Flags belong to the resource: every entry of this id has them.
+        for o in &mut self.cluster.orphans {
+            if o.id == history_id {
+                o.managed = subject.managed;
+                o.blocked |= blocked;
+            }
+        }
     }
 
     /// Which configured primitive a history id belongs to
@@ -659,7 +712,7 @@ impl<'a, 'i> Reader<'a, 'i> {
         }
         if maskable {
             self.update_resource_state(subject, op, op.target_rc, st);
-            st.bans.push(Some(node));
+            st.bans.push((Some(node), false));
             st.failed_probes
                 .push(i32::try_from(old_rc).unwrap_or(i32::MAX));
             return;
@@ -686,7 +739,7 @@ impl<'a, 'i> Reader<'a, 'i> {
                 if fail == Fail::Ignore {
                     st.on_fail = Fail::Migrate;
                 }
-                st.bans.push(Some(node));
+                st.bans.push((Some(node), false));
                 self.unpack_rsc_op_failure(subject, node, rc, op, st);
                 return;
             }
@@ -700,9 +753,9 @@ impl<'a, 'i> Reader<'a, 'i> {
         } else {
             self.unpack_rsc_op_failure(subject, node, rc, op, st);
             if status == EXEC_ERROR_HARD {
-                st.bans.push(Some(node));
+                st.bans.push((Some(node), false));
             } else if status == EXEC_ERROR_FATAL {
-                st.bans.push(None);
+                st.bans.push((None, false));
             }
         }
     }
@@ -866,7 +919,7 @@ impl<'a, 'i> Reader<'a, 'i> {
             st.on_fail = fail;
         }
         match op.task {
-            "stop" => st.bans.push(Some(node)),
+            "stop" => st.bans.push((Some(node), true)),
             "promote" => st.role = PRole::Promoted,
             "demote" => {
                 if fail == Fail::Block {
@@ -890,7 +943,7 @@ impl<'a, 'i> Reader<'a, 'i> {
             st.next_role = Some(fail_role);
         }
         if fail_role == PRole::Stopped {
-            st.bans.push(None);
+            st.bans.push((None, false));
         }
     }
 
@@ -997,7 +1050,10 @@ impl<'a, 'i> Reader<'a, 'i> {
                 && subject.managed
                 && self.cluster.options.stonith_enabled
             {
-                self.fence(node);
+                let reason = subject
+                    .pacemaker_id()
+                    .map(|id| format!("{id} is thought to be active there"));
+                self.fence(node, reason.as_deref());
             }
         }
         let mut on_fail = st.on_fail;
@@ -1005,15 +1061,29 @@ impl<'a, 'i> Reader<'a, 'i> {
             on_fail = Fail::Ignore;
         }
         match on_fail {
-            Fail::Fence => self.fence(node),
+            Fail::Fence => {
+                let reason = subject
+                    .pacemaker_id()
+                    .map(|id| format!("{id} failed there"));
+                self.fence(node, reason.as_deref());
+            }
             Fail::Standby => {
                 let n = &mut self.cluster.nodes[node.0];
                 n.standby = true;
                 n.standby_onfail = true;
             }
             Fail::Block => subject.managed = false,
-            Fail::Migrate => st.bans.push(Some(node)),
+            Fail::Migrate => st.bans.push((Some(node), true)),
             Fail::Stop => st.next_role = Some(PRole::Stopped),
+            Fail::Recover if active => {
+                // Pacemaker schedules the stop now; a stop of a managed
+                // resource on a node that is down cannot run, so the node
+                // is fenced (`update_resource_action_runnable`).
+                let n = &self.cluster.nodes[node.0];
+                if subject.managed && !n.online && !n.unclean {
+                    self.fence(node, Some("stop is unrunnable"));
+                }
+            }
             _ => {}
         }
         if active && self.cluster.nodes[node.0].maintenance {
@@ -1221,6 +1291,7 @@ impl<'a, 'i> Reader<'a, 'i> {
                 }
                 known.insert((rid.0, node, instance));
                 known_any.insert((rid.0, node));
+                self.cluster.failcount_only.push(self.cluster.history.len());
                 self.cluster.history.push(History {
                     resource: rid,
                     instance: if unique { instance } else { None },

@@ -315,6 +315,49 @@ fn node_states_with_fencing() {
     assert!(doc.cluster.nodes[0].unclean);
 }
 
+/// Why each node must be fenced, in Pacemaker's words, and the order the
+/// status found them unclean (the order their fencing actions are made).
+#[test]
+fn unclean_nodes_carry_pacemakers_reason_in_status_order() {
+    let nodes = r#"<node id="n1" uname="node1"/><node id="n2" uname="node2"/>
+        <node id="n3" uname="node3"/><node id="n4" uname="node4"/><node id="n5" uname="node5"/>
+        <node id="n6" uname="node6"/>"#;
+    let running = |rsc: &str| {
+        format!(
+            r#"<lrm id="x"><lrm_resources><lrm_resource id="{rsc}" class="ocf" provider="pacemaker" type="Dummy">
+            <lrm_rsc_op id="{rsc}_last_0" operation_key="{rsc}_start_0" operation="start" transition-key="1:1:0:x" transition-magic="0:0;1:1:0:x" call-id="1" rc-code="0" op-status="0" interval="0"/>
+            </lrm_resource></lrm_resources></lrm>"#
+        )
+    };
+    let state = format!(
+        r#"<node_state id="n5" uname="node5" in_ccm="false" crmd="offline" join="down" expected="down">{}</node_state>
+        <node_state id="n2" uname="node2" in_ccm="true" crmd="offline" join="down" expected="member"/>
+        <node_state id="n1" uname="node1" in_ccm="false" crmd="offline" join="down" expected="member"/>
+        <node_state id="n3" uname="node3" in_ccm="true" crmd="online" join="banned" expected="member"/>
+        <node_state id="n4" uname="node4" crmd="offline" join="down"/>"#,
+        running("r")
+    );
+    let doc = read_ok(&cib("", nodes, &dummy("r"), "", &state));
+    let reason = |i: usize| doc.cluster.nodes[i].unclean_reason.as_deref();
+    assert_eq!(reason(0), Some("peer is no longer part of the cluster"));
+    assert_eq!(reason(1), Some("peer process is no longer available"));
+    assert_eq!(reason(2), Some("peer failed Pacemaker membership criteria"));
+    assert_eq!(reason(3), Some("peer has not been seen by the cluster"));
+    // Down as expected, but a resource is active there.
+    assert_eq!(reason(4), Some("r is thought to be active there"));
+    // Never seen, fenced by startup-fencing: no reason of its own.
+    assert!(doc.cluster.nodes[5].unclean);
+    assert_eq!(reason(5), None);
+    // Node states first (in status order), then the histories.
+    let order: Vec<&str> = doc
+        .cluster
+        .unclean_order
+        .iter()
+        .map(|n| doc.cluster.nodes[n.0].name.as_str())
+        .collect();
+    assert_eq!(order, ["node2", "node1", "node3", "node4", "node5"]);
+}
+
 #[test]
 fn node_states_without_fencing() {
     let cases = [
@@ -644,7 +687,7 @@ fn location_node_score_role_and_discovery() {
       <rsc_location id="l2" rsc="r" node="NODE1" score="+INFINITY" role="Master"/>
       <rsc_location id="l3" rsc="r" node="node3" score="10" role="Slave"/>
       <rsc_location id="l4" rsc="r" node="node9" score="10"/>
-      <rsc_location id="l5" rsc="missing" node="node1" score="10"/>"#;
+      <rsc_location id="l5" rsc="n2" node="node1" score="10"/>"#;
     let doc = read_ok(&cib(
         &no_fencing(),
         three_nodes(),
@@ -665,7 +708,28 @@ fn location_node_score_role_and_discovery() {
         vec![("node1".to_string(), Score::INFINITY)]
     );
     assert_eq!(l[2].role, None);
+    // node9 is no node, n2 is a <node>, not a resource: both ignored.
     assert_eq!(doc.warnings.len(), 2, "{:?}", doc.warnings);
+    assert!(doc.warnings[0]
+        .what
+        .contains("node=\"node9\" names no node"));
+    assert!(doc.warnings[1]
+        .what
+        .contains("names a <node>, not a resource"));
+    assert_eq!(doc.warnings[1].id.as_deref(), Some("l5"));
+    // An id nothing has: Pacemaker's schema rejects the CIB.
+    let constraints = r#"<rsc_location id="l6" rsc="missing" node="node1" score="10"/>"#;
+    let e = read(&cib(
+        &no_fencing(),
+        three_nodes(),
+        &dummy("r"),
+        constraints,
+        "",
+    ))
+    .unwrap_err();
+    assert_eq!((e.element(), e.id()), ("rsc_location", Some("l6")));
+    assert!(e.line().is_some());
+    assert!(e.message().contains("rsc=\"missing\" names nothing"), "{e}");
 }
 
 #[test]
@@ -764,7 +828,7 @@ fn colocation_roles_influence_and_score() {
       <rsc_colocation id="c2" rsc="b" with-rsc="a" rsc-role="Started" score="-10"/>
       <rsc_colocation id="c3" rsc="a" with-rsc="b" score="0"/>
       <rsc_colocation id="c4" rsc="ms" with-rsc="a" rsc-role="Slave" score="5" influence="false"/>
-      <rsc_colocation id="c5" rsc="a" with-rsc="nope" score="5"/>"#;
+      <rsc_colocation id="c5" rsc="a" with-rsc="bm" score="5"/>"#;
     let doc = read_ok(&cib(&no_fencing(), TWO_NODES, &resources, constraints, ""));
     let c = &doc.cluster.colocations;
     assert_eq!(c.len(), 3);

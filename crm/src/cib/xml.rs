@@ -121,7 +121,7 @@ pub(crate) struct IdIndex<'a, 'i> {
 impl<'a, 'i> IdIndex<'a, 'i> {
     /// Indexes every element with an `id` under `configuration`.
     pub(crate) fn new(doc: &'a Document<'i>, configuration: Option<XNode<'a, 'i>>) -> Self {
-        let mut map = HashMap::new();
+        let mut map = ById::default();
         if let Some(conf) = configuration {
             index_into(conf, &mut map);
         }
@@ -132,6 +132,13 @@ impl<'a, 'i> IdIndex<'a, 'i> {
         }
     }
 
+    /// The tag of an element of the configuration with this `id`, if any
+    /// (what a schema `IDREF` may point at: the status has no ids).
+    pub(crate) fn configuration_tag(&self, id: &str) -> Option<&'a str> {
+        let first = *self.configuration.first.get(id)?;
+        self.configuration.entries.get(first).map(|e| e.tag)
+    }
+
     /// The first `<tag id="id">` in the document.
     pub(crate) fn find(&mut self, tag: &str, id: &str) -> Option<XNode<'a, 'i>> {
         if let Some(n) = lookup(&self.configuration, tag, id) {
@@ -139,7 +146,7 @@ impl<'a, 'i> IdIndex<'a, 'i> {
         }
         let doc = self.doc;
         let all = self.everything.get_or_insert_with(|| {
-            let mut map = HashMap::new();
+            let mut map = ById::default();
             index_into(doc.root(), &mut map);
             map
         });
@@ -147,21 +154,72 @@ impl<'a, 'i> IdIndex<'a, 'i> {
     }
 }
 
-/// Elements by id, then by tag name.
-type ById<'a, 'i> = HashMap<&'a str, HashMap<&'a str, XNode<'a, 'i>>>;
+/// Elements by id, then by tag name: each id's first element in
+/// `first`, the others (other tags) chained after it in document order.
+/// One map and one list rather than a map per id: a CIB has an id on
+/// nearly every element.
+#[derive(Default)]
+struct ById<'a, 'i> {
+    first: HashMap<&'a str, usize>,
+    entries: Vec<IdEntry<'a, 'i>>,
+}
+
+/// One (id, tag) of [`ById`].
+struct IdEntry<'a, 'i> {
+    tag: &'a str,
+    node: XNode<'a, 'i>,
+    /// The id's next entry (another tag), if any.
+    next: Option<usize>,
+}
 
 fn lookup<'a, 'i>(map: &ById<'a, 'i>, tag: &str, id: &str) -> Option<XNode<'a, 'i>> {
-    map.get(id)?.get(tag).copied()
+    let mut at = map.first.get(id).copied();
+    while let Some(i) = at {
+        let entry = map.entries.get(i)?;
+        if entry.tag == tag {
+            return Some(entry.node);
+        }
+        at = entry.next;
+    }
+    None
 }
 
 fn index_into<'a, 'i>(top: XNode<'a, 'i>, map: &mut ById<'a, 'i>) {
     // `descendants` walks the tree without recursion.
     for n in top.descendants().filter(|n| n.is_element()) {
-        if let Some(id) = n.attribute("id") {
-            map.entry(id)
-                .or_default()
-                .entry(n.tag_name().name())
-                .or_insert(n);
+        let Some(id) = n.attribute("id") else {
+            continue;
+        };
+        let tag = n.tag_name().name();
+        let new = map.entries.len();
+        let Some(&first) = map.first.get(id) else {
+            map.first.insert(id, new);
+            map.entries.push(IdEntry {
+                tag,
+                node: n,
+                next: None,
+            });
+            continue;
+        };
+        // The first element with this (id, tag) stays; another tag is
+        // chained after the id's last entry.
+        let mut last = first;
+        loop {
+            if map.entries[last].tag == tag {
+                break;
+            }
+            match map.entries[last].next {
+                Some(next) => last = next,
+                None => {
+                    map.entries[last].next = Some(new);
+                    map.entries.push(IdEntry {
+                        tag,
+                        node: n,
+                        next: None,
+                    });
+                    break;
+                }
+            }
         }
     }
 }

@@ -7,6 +7,7 @@
 use crate::model::{NoQuorumPolicy, OrderKind, Role, Task};
 
 use super::arith::INF;
+use super::few::Few;
 use super::working::{ActIx, Needs, NodeIx, RscIx, Variant, WorkingSet};
 
 /// What an action does.
@@ -141,18 +142,33 @@ pub(super) struct Act {
     pub implied_by_fencing: bool,
     pub print_always: bool,
     pub reason: Option<String>,
-    /// Edges into this action (indexes into [`WorkingSet::edges`]).
-    pub before: Vec<usize>,
-    /// Edges out of this action.
-    pub after: Vec<usize>,
+    /// The newest edge into this action (an index into
+    /// [`WorkingSet::edges`], [`NO_EDGE`] when none); the others follow
+    /// through [`Edge::next_before`], newest first.
+    pub before: usize,
+    /// The newest edge out of this action; the others follow through
+    /// [`Edge::next_after`].
+    pub after: usize,
 }
 
+/// The end of an edge list.
+pub(super) const NO_EDGE: usize = usize::MAX;
+
 /// An edge of the action graph with its ordering flags (0 once disabled).
+///
+/// Each action's edges in and out are lists threaded through the edges
+/// themselves, newest first (Pacemaker prepends to its lists): adding an
+/// edge allocates nothing, and a walk that starts before an edge is added
+/// does not meet it.
 #[derive(Debug, Clone)]
 pub(super) struct Edge {
     pub first: ActIx,
     pub then: ActIx,
     pub flags: u32,
+    /// The next older edge into `then`.
+    pub next_before: usize,
+    /// The next older edge out of `first`.
+    pub next_after: usize,
 }
 
 /// One side of a not-yet-resolved ordering.
@@ -194,16 +210,24 @@ impl WorkingSet<'_> {
         if flags == 0 || first == then {
             return false;
         }
-        for &e in &self.actions[first].after {
+        let mut e = self.actions[first].after;
+        while e != NO_EDGE {
             let edge = &self.edges[e];
             if edge.then == then && (edge.flags & flags) != 0 {
                 return false;
             }
+            e = edge.next_after;
         }
         let e = self.edges.len();
-        self.edges.push(Edge { first, then, flags });
-        self.actions[first].after.push(e);
-        self.actions[then].before.push(e);
+        self.edges.push(Edge {
+            first,
+            then,
+            flags,
+            next_before: self.actions[then].before,
+            next_after: self.actions[first].after,
+        });
+        self.actions[first].after = e;
+        self.actions[then].before = e;
         true
     }
 
@@ -246,11 +270,12 @@ impl WorkingSet<'_> {
                     implied_by_fencing: false,
                     print_always: false,
                     reason: None,
-                    before: Vec::new(),
-                    after: Vec::new(),
+                    before: NO_EDGE,
+                    after: NO_EDGE,
                 });
                 if let Some(r) = rsc {
                     self.rsc_list_mut(r, op).push(ix);
+                    self.action_changed(ix);
                 }
                 ix
             }
@@ -262,13 +287,13 @@ impl WorkingSet<'_> {
                 && !self.rscs[r].managed
                 && interval_ms == 0
             {
-                self.actions[a].optional = true;
+                self.set_optional(a, true);
             } else if !optional {
-                self.actions[a].optional = false;
+                self.set_optional(a, false);
             }
             self.update_action_runnable(a);
         } else if !optional {
-            self.actions[a].optional = false;
+            self.set_optional(a, false);
         }
         a
     }
@@ -282,22 +307,22 @@ impl WorkingSet<'_> {
             return;
         };
         let Some(node) = self.actions[a].node else {
-            self.actions[a].runnable = false;
+            self.set_runnable(a, false);
             return;
         };
         if !self.nodes[node].online {
-            self.actions[a].runnable = false;
+            self.set_runnable(a, false);
             if self.rscs[r].managed && self.actions[a].op == Op::Stop && !self.nodes[node].unclean {
                 self.fence_node(node, "stop is unrunnable".to_string());
             }
             return;
         }
         if self.nodes[node].pending {
-            self.actions[a].runnable = false;
+            self.set_runnable(a, false);
             return;
         }
         if self.actions[a].needs == Needs::Nothing {
-            self.actions[a].runnable = true;
+            self.set_runnable(a, true);
             return;
         }
         let policy = if self.have_quorum {
@@ -307,17 +332,17 @@ impl WorkingSet<'_> {
         };
         match policy {
             NoQuorumPolicy::Stop => {
-                self.actions[a].runnable = false;
+                self.set_runnable(a, false);
                 self.set_reason(a, "no quorum".to_string(), true);
             }
             NoQuorumPolicy::Freeze => {
                 let rsc = &self.rscs[r];
                 if !self.rsc_active(r) || rsc.next_role > Some(rsc.role) {
-                    self.actions[a].runnable = false;
+                    self.set_runnable(a, false);
                     self.set_reason(a, "quorum freeze".to_string(), true);
                 }
             }
-            _ => self.actions[a].runnable = true,
+            _ => self.set_runnable(a, true),
         }
     }
 
@@ -344,6 +369,52 @@ impl WorkingSet<'_> {
         }
     }
 
+    /// Sets whether an action is optional.
+    ///
+    /// Every change to an action's `optional`, `runnable` or `node` goes
+    /// through [`Self::set_optional`], [`Self::set_runnable`] and
+    /// [`Self::set_node`] (and every new action of a resource through
+    /// [`Self::action_changed`]): the propagation caches what a clone
+    /// derives from its instances' actions, and these keep
+    /// [`WorkingSet::changes`] counting what would invalidate it.
+    pub fn set_optional(&mut self, a: ActIx, optional: bool) {
+        if self.actions[a].optional != optional {
+            self.actions[a].optional = optional;
+            self.action_changed(a);
+        }
+    }
+
+    /// Sets whether an action is runnable (see [`Self::set_optional`]).
+    pub fn set_runnable(&mut self, a: ActIx, runnable: bool) {
+        if self.actions[a].runnable != runnable {
+            self.actions[a].runnable = runnable;
+            self.action_changed(a);
+        }
+    }
+
+    /// Gives a node-less action its node (see [`Self::set_optional`]).
+    pub fn set_node(&mut self, a: ActIx, node: NodeIx) {
+        if self.actions[a].node != Some(node) {
+            self.actions[a].node = Some(node);
+            self.action_changed(a);
+        }
+    }
+
+    /// Counts a change of (or a new) action of a resource in every
+    /// collective above that resource.
+    pub fn action_changed(&mut self, a: ActIx) {
+        let Some(r) = self.actions[a].rsc else {
+            return;
+        };
+        let mut up = self.rscs[r].parent;
+        while let Some(p) = up {
+            if let Some(c) = self.changes.get_mut(p) {
+                *c = c.wrapping_add(1);
+            }
+            up = self.rscs[p].parent;
+        }
+    }
+
     /// Actions of `rsc` with this op (and interval) on `node` (any node when
     /// None), oldest first (`find_actions`); an action without a node
     /// matches any node and takes it.
@@ -353,8 +424,8 @@ impl WorkingSet<'_> {
         op: Op,
         interval_ms: u64,
         node: Option<NodeIx>,
-    ) -> Vec<ActIx> {
-        let mut out = Vec::new();
+    ) -> Few<4> {
+        let mut out = Few::new();
         for i in 0..self.rsc_list(rsc, op).len() {
             let a = self.rsc_list(rsc, op)[i];
             let act = &self.actions[a];
@@ -365,7 +436,7 @@ impl WorkingSet<'_> {
                 None => out.push(a),
                 Some(n) => match act.node {
                     None => {
-                        self.actions[a].node = Some(n);
+                        self.set_node(a, n);
                         out.push(a);
                     }
                     Some(x) if x == n => out.push(a),
@@ -377,7 +448,7 @@ impl WorkingSet<'_> {
     }
 
     /// The list a resource keeps actions of this op in.
-    pub fn rsc_list(&self, rsc: RscIx, op: Op) -> &Vec<ActIx> {
+    pub fn rsc_list(&self, rsc: RscIx, op: Op) -> &[ActIx] {
         if op == Op::Monitor {
             &self.rscs[rsc].monitors
         } else {
@@ -385,7 +456,7 @@ impl WorkingSet<'_> {
         }
     }
 
-    fn rsc_list_mut(&mut self, rsc: RscIx, op: Op) -> &mut Vec<ActIx> {
+    fn rsc_list_mut(&mut self, rsc: RscIx, op: Op) -> &mut Few<3> {
         if op == Op::Monitor {
             &mut self.rscs[rsc].monitors
         } else {
@@ -412,7 +483,7 @@ impl WorkingSet<'_> {
             let matches = match (node, act.node) {
                 (None, _) => true,
                 (Some(n), None) => {
-                    self.actions[a].node = Some(n);
+                    self.set_node(a, n);
                     true
                 }
                 (Some(n), Some(x)) => x == n,
@@ -448,11 +519,11 @@ impl WorkingSet<'_> {
             .copied()
             .collect();
         for a in all {
-            let act = &mut self.actions[a];
+            let act = &self.actions[a];
             match act.op {
-                Op::Stop => act.optional = false,
-                Op::Start => act.runnable = false,
-                Op::Monitor if act.interval_ms > 0 => act.runnable = false,
+                Op::Stop => self.set_optional(a, false),
+                Op::Start => self.set_runnable(a, false),
+                Op::Monitor if act.interval_ms > 0 => self.set_runnable(a, false),
                 _ => {}
             }
         }
@@ -462,7 +533,7 @@ impl WorkingSet<'_> {
         let a = self.custom_action(Some(rsc), op, 0, None, optional);
         self.actions[a].pseudo = true;
         if runnable {
-            self.actions[a].runnable = true;
+            self.set_runnable(a, true);
         }
         a
     }
@@ -504,7 +575,7 @@ impl WorkingSet<'_> {
     fn group_pseudo(&mut self, rsc: RscIx, op: Op) {
         let a = self.custom_action(Some(rsc), op, 0, None, true);
         self.actions[a].pseudo = true;
-        self.actions[a].runnable = true;
+        self.set_runnable(a, true);
     }
 
     fn clone_create_actions(&mut self, rsc: RscIx) {
@@ -525,7 +596,7 @@ impl WorkingSet<'_> {
         self.pseudo_action(rsc, Op::Start, !any_starting, true);
         let running = self.pseudo_action(rsc, Op::Running, !any_starting, false);
         if any_active || any_starting {
-            self.actions[running].runnable = true;
+            self.set_runnable(running, true);
         }
         let stop = self.pseudo_action(rsc, Op::Stop, !any_stopping, true);
         self.pseudo_action(rsc, Op::Stopped, !any_stopping, true);
@@ -851,7 +922,7 @@ impl WorkingSet<'_> {
                 self.set_reason(stop, "being multiply active".to_string(), true);
             }
             if !self.rscs[rsc].managed {
-                self.actions[stop].runnable = false;
+                self.set_runnable(stop, false);
             }
         }
     }
@@ -859,7 +930,7 @@ impl WorkingSet<'_> {
     fn start_resource(&mut self, rsc: RscIx, node: NodeIx, optional: bool) {
         let start = self.custom_action(Some(rsc), Op::Start, 0, Some(node), true);
         if self.actions[start].runnable && !optional {
-            self.actions[start].optional = false;
+            self.set_optional(start, false);
         }
         if self.is_expected_node(rsc, node) {
             self.actions[start].pseudo = true;
@@ -868,15 +939,18 @@ impl WorkingSet<'_> {
 
     fn promote_resource(&mut self, rsc: RscIx, node: NodeIx, optional: bool) {
         let starts = self.find_actions(rsc, Op::Start, 0, Some(node));
-        let runnable = starts.iter().all(|&a| self.actions[a].runnable);
+        let runnable = starts.as_slice().iter().all(|&a| self.actions[a].runnable);
         if runnable {
             let p = self.custom_action(Some(rsc), Op::Promote, 0, Some(node), optional);
             if self.is_expected_node(rsc, node) {
                 self.actions[p].pseudo = true;
             }
         } else {
-            for p in self.find_actions(rsc, Op::Promote, 0, Some(node)) {
-                self.actions[p].runnable = false;
+            for &p in self
+                .find_actions(rsc, Op::Promote, 0, Some(node))
+                .as_slice()
+            {
+                self.set_runnable(p, false);
             }
         }
     }
@@ -910,8 +984,10 @@ impl WorkingSet<'_> {
         // unless something requires it: a move makes it required).
         let start = self.custom_action(Some(rsc), Op::Start, 0, Some(node), true);
         let model = self.rscs[rsc].model;
-        let ops = match &self.cluster.resources[model.0].kind {
-            crate::model::ResourceKind::Primitive(p) => p.operations.clone(),
+        // The model outlives the working set: read its operations in place.
+        let cluster = self.cluster;
+        let ops = match &cluster.resources[model.0].kind {
+            crate::model::ResourceKind::Primitive(p) => &p.operations,
             _ => return,
         };
         for op in ops {
@@ -942,7 +1018,7 @@ impl WorkingSet<'_> {
                 self.custom_action(Some(rsc), Op::Monitor, op.interval_ms, Some(node), optional);
             let n = &self.nodes[node];
             if !self.actions[start].runnable || !n.online || n.unclean {
-                self.actions[m].runnable = false;
+                self.set_runnable(m, false);
             }
             if self.rscs[rsc].managed {
                 self.new_ordering(
@@ -1014,7 +1090,7 @@ impl WorkingSet<'_> {
                 let unique = r.clone.as_ref().map(|c| c.unique).unwrap_or(false);
                 if r.exclusive_discover {
                     let mode = r.discover.get(node).copied().unwrap_or(0);
-                    if r.allowed[node] != super::arith::ABSENT && mode != 2 {
+                    if self.allowed(rsc)[node] != super::arith::ABSENT && mode != 2 {
                         return false;
                     }
                 }
@@ -1062,7 +1138,7 @@ impl WorkingSet<'_> {
         if r.orphan || r.known_on.contains(&node) {
             return false;
         }
-        let allowed = r.allowed[node];
+        let allowed = self.allowed(rsc)[node];
         if r.exclusive_discover || self.rscs[top].exclusive_discover {
             if allowed == super::arith::ABSENT {
                 return false;
@@ -1101,10 +1177,11 @@ impl WorkingSet<'_> {
             implied_by_fencing: false,
             print_always: false,
             reason: None,
-            before: Vec::new(),
-            after: Vec::new(),
+            before: NO_EDGE,
+            after: NO_EDGE,
         });
         self.rscs[rsc].monitors.push(probe);
+        self.action_changed(probe);
         self.update_action_runnable(probe);
         let target = if self.is_clone(top) { top } else { rsc };
         let mut f = flags::OPTIONAL;
@@ -1121,6 +1198,10 @@ impl WorkingSet<'_> {
 
     /// The orderings every resource implies (`internal_constraints`).
     pub fn internal_constraints(&mut self) {
+        // About six orderings and three actions per resource: reserve them
+        // once rather than grow (and copy) the lists many times.
+        self.orderings.reserve(self.rscs.len().saturating_mul(8));
+        self.actions.reserve(self.rscs.len().saturating_mul(3));
         for r in self.top.clone() {
             self.rsc_internal_constraints(r);
         }
@@ -1439,8 +1520,8 @@ impl WorkingSet<'_> {
             implied_by_fencing: false,
             print_always: false,
             reason: None,
-            before: Vec::new(),
-            after: Vec::new(),
+            before: NO_EDGE,
+            after: NO_EDGE,
         });
         for child in self.rscs[first].children.clone() {
             self.new_ordering(
@@ -1469,7 +1550,7 @@ impl WorkingSet<'_> {
             let n = &self.nodes[node];
             if have_managed && n.unclean && self.can_fence(Some(node)) {
                 let f = self.custom_action(None, Op::Fence, 0, Some(node), false);
-                self.actions[f].optional = false;
+                self.set_optional(f, false);
                 self.order_vs_fence(f, node);
                 if self.nodes[node].is_dc {
                     dc_down = Some(f);
@@ -1511,7 +1592,7 @@ impl WorkingSet<'_> {
             if !(self.rscs[r].managed || self.rscs[r].block) {
                 continue;
             }
-            self.actions[a].optional = false;
+            self.set_optional(a, false);
             self.order_actions(a, shutdown, flags::OPTIONAL | flags::RUNNABLE_LEFT);
         }
     }
@@ -1541,7 +1622,7 @@ impl WorkingSet<'_> {
                 }
                 Needs::Quorum => {
                     if self.actions[a].op == Op::Start
-                        && self.rscs[rsc].allowed[target] != super::arith::ABSENT
+                        && self.allowed(rsc)[target] != super::arith::ABSENT
                         && !self.rsc_known_on_for_fencing(rsc, target)
                     {
                         self.order_actions(fence, a, flags::OPTIONAL | flags::RUNNABLE_LEFT);
@@ -1558,9 +1639,9 @@ impl WorkingSet<'_> {
         } else {
             None
         };
-        for s in stops {
+        for &s in stops.as_slice() {
             self.actions[s].pseudo = true;
-            self.actions[s].runnable = true;
+            self.set_runnable(s, true);
             if implicit {
                 self.actions[s].implied_by_fencing = true;
                 self.order_actions(fence, s, flags::PRESERVE);
@@ -1570,11 +1651,14 @@ impl WorkingSet<'_> {
             }
         }
         let failed = self.rscs[rsc].failed;
-        for d in self.find_actions(rsc, Op::Demote, 0, Some(target)) {
+        for &d in self
+            .find_actions(rsc, Op::Demote, 0, Some(target))
+            .as_slice()
+        {
             let node = &self.nodes[target];
             if !node.online || node.unclean || failed {
                 self.actions[d].pseudo = true;
-                self.actions[d].runnable = true;
+                self.set_runnable(d, true);
                 if implicit {
                     self.order_actions(fence, d, flags::PRESERVE | flags::OPTIONAL);
                 }

@@ -8,12 +8,17 @@ use std::cmp::Ordering as CmpOrdering;
 use crate::model::{Discovery, ResourceId, Role};
 
 use super::arith::{add, factor_of, scaled, ABSENT, INF, UNUSABLE};
+use super::few::Few;
 use super::working::{Coloc, ColocIx, Loc, LocIx, NodeIx, RscIx, Stage, Variant, WorkingSet};
 
 /// Flags of the colocation merge (`pcmk__coloc_select`).
 pub(super) const SELECT_THIS_WITH: u8 = 1;
 pub(super) const SELECT_NONNEGATIVE: u8 = 2;
 pub(super) const SELECT_ACTIVE: u8 = 4;
+
+/// How [`WorkingSet::sorted_allowed`] orders nodes: (negated weight,
+/// assigned resources, not the current node, name rank).
+type NodeKey = (i64, u32, u8, u32);
 
 /// What a colocation affects at this point of scheduling.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -149,7 +154,7 @@ impl WorkingSet<'_> {
                     CmpOrdering::Equal
                 }
             })
-            .then_with(|| ra.id.as_bytes().cmp(rb.id.as_bytes()))
+            .then_with(|| self.rsc_id(a).as_bytes().cmp(self.rsc_id(b).as_bytes()))
     }
 
     /// Location constraints, stickiness, failure thresholds and exclusive
@@ -250,7 +255,7 @@ impl WorkingSet<'_> {
         let r = &mut self.rscs[rsc];
         for (n, w) in nodes {
             let w = if zeroed { 0 } else { w };
-            let slot = &mut r.allowed[n];
+            let slot = &mut self.allowed_table[rsc * n_nodes + n];
             *slot = if *slot == ABSENT { w } else { add(*slot, w) };
             if mode > 0 {
                 if r.discover.is_empty() {
@@ -279,7 +284,7 @@ impl WorkingSet<'_> {
             return;
         }
         let node = r.running_on[0];
-        if !self.symmetric && r.allowed[node] == ABSENT {
+        if !self.symmetric && self.allowed(rsc)[node] == ABSENT {
             return;
         }
         let s = r.stickiness;
@@ -312,11 +317,10 @@ impl WorkingSet<'_> {
         for c in self.rscs[rsc].children.clone() {
             self.apply_exclusive_discovery(c, node);
         }
-        let r = &mut self.rscs[rsc];
-        if r.allowed[node] != ABSENT {
-            let mode = r.discover.get(node).copied().unwrap_or(0);
+        if self.allowed(rsc)[node] != ABSENT {
+            let mode = self.rscs[rsc].discover.get(node).copied().unwrap_or(0);
             if mode != 2 {
-                r.allowed[node] = -INF;
+                self.allowed_mut(rsc)[node] = -INF;
             }
         }
     }
@@ -354,10 +358,11 @@ impl WorkingSet<'_> {
         }
         self.rscs[rsc].allocating = true;
 
-        for c in self.rscs[rsc].this_with.clone() {
+        // The lists as they are now (applying one may add to them).
+        for c in Few::<6>::copied(&self.rscs[rsc].this_with) {
             self.apply_this_with(rsc, c);
         }
-        for c in self.rscs[rsc].with_this.clone() {
+        for c in Few::<6>::copied(&self.rscs[rsc].with_this) {
             self.apply_with_this(rsc, c);
         }
 
@@ -392,29 +397,58 @@ impl WorkingSet<'_> {
 
     /// Allowed nodes sorted best first (`pcmk__sort_nodes`).
     pub fn sorted_allowed(&self, table: &[i32], active: Option<NodeIx>) -> Vec<NodeIx> {
-        // Sort keys: best weight first (unavailable nodes count as
-        // -INFINITY), then fewest assigned resources, then the current
-        // node, then the name (`compare_nodes`).
-        let mut keyed: Vec<(i64, u32, u8, u32, NodeIx)> = (0..table.len())
+        let mut keyed: Vec<(NodeKey, NodeIx)> = (0..table.len())
             .filter(|&n| table[n] != ABSENT)
-            .map(|n| {
-                let w = if self.nodes[n].available() {
-                    table[n]
-                } else {
-                    -INF
-                };
-                let is_active = u8::from(active != Some(n));
-                (
-                    -i64::from(w),
-                    self.nodes[n].num_resources,
-                    is_active,
-                    self.name_rank[n],
-                    n,
-                )
-            })
+            .map(|n| (self.node_key(table, n, active), n))
             .collect();
         keyed.sort_unstable();
-        keyed.into_iter().map(|k| k.4).collect()
+        keyed.into_iter().map(|k| k.1).collect()
+    }
+
+    /// The first node of [`Self::sorted_allowed`], found without sorting
+    /// or allocating: the highest weight, then [`NodeKey`]'s tie-breaks.
+    pub fn best_allowed(&self, table: &[i32], active: Option<NodeIx>) -> Option<NodeIx> {
+        let mut best = None;
+        // Every allowed node's weight is above i32::MIN: the first one is
+        // taken, then only a better one.
+        let (mut best_weight, mut best_rest) = (i32::MIN, u64::MAX);
+        let nodes = table.iter().zip(&self.nodes).zip(&self.name_rank);
+        for (n, ((&w, node), &rank)) in nodes.enumerate() {
+            if w == ABSENT {
+                continue;
+            }
+            let weight = if node.available() { w } else { -INF };
+            if weight < best_weight {
+                continue;
+            }
+            // (assigned resources, not the current node, name rank).
+            let rest = (u64::from(node.num_resources) << 33)
+                | (u64::from(active != Some(n)) << 32)
+                | u64::from(rank);
+            if weight > best_weight || rest < best_rest {
+                best = Some(n);
+                best_weight = weight;
+                best_rest = rest;
+            }
+        }
+        best
+    }
+
+    /// A node's sort key (`compare_nodes`): best weight first (unavailable
+    /// nodes count as -INFINITY), then fewest assigned resources, then the
+    /// current node, then the name.
+    fn node_key(&self, table: &[i32], n: NodeIx, active: Option<NodeIx>) -> NodeKey {
+        let w = if self.nodes[n].available() {
+            table[n]
+        } else {
+            -INF
+        };
+        (
+            -i64::from(w),
+            self.nodes[n].num_resources,
+            u8::from(active != Some(n)),
+            self.name_rank[n],
+        )
     }
 
     fn assign_best_node(&mut self, rsc: RscIx, prefer: Option<NodeIx>) -> bool {
@@ -422,9 +456,8 @@ impl WorkingSet<'_> {
             return self.rscs[rsc].allocated_to.is_some();
         }
         let current = self.current_node(rsc);
-        let table = self.rscs[rsc].allowed.clone();
-        let nodes = self.sorted_allowed(&table, current);
-        let best = nodes.first().copied();
+        let table = self.allowed(rsc);
+        let best = self.best_allowed(table, current);
         let mut chosen = None;
         if let (Some(p), Some(b)) = (prefer, best) {
             if table[p] == ABSENT || table[p] < table[b] || !self.node_available(p, Some(table[p]))
@@ -449,16 +482,16 @@ impl WorkingSet<'_> {
                     })
                     .unwrap_or(false);
                 if !parent_unique_clone && table[b] > 0 && self.node_available(b, None) {
+                    // Among the nodes as good as the best, keep the one it
+                    // runs on. Those nodes come right after the best in
+                    // sorted order (available, same score), so no sort is
+                    // needed to find whether the current node is one.
                     if let Some(running) = current {
-                        if self.node_available(running, Some(self.node_weight(running))) {
-                            for &n in nodes.iter().skip(1) {
-                                if table[n] != table[b] {
-                                    break;
-                                }
-                                if n == running {
-                                    chosen = Some(n);
-                                }
-                            }
+                        if running != b
+                            && table[running] == table[b]
+                            && self.node_available(running, Some(self.node_weight(running)))
+                        {
+                            chosen = Some(running);
                         }
                     }
                 }
@@ -472,7 +505,7 @@ impl WorkingSet<'_> {
         let mut chosen = chosen;
         if !force {
             if let Some(c) = chosen {
-                let w = self.rscs[rsc].allowed[c];
+                let w = self.allowed(rsc)[c];
                 if w < 0 || !self.node_available(c, Some(w)) {
                     self.rscs[rsc].next_role = Some(Role::Stopped);
                     chosen = None;
@@ -492,10 +525,12 @@ impl WorkingSet<'_> {
                 self.rscs[rsc].allocated_weight = if force {
                     self.node_weight(c)
                 } else {
-                    self.rscs[rsc].allowed[c]
+                    self.allowed(rsc)[c]
                 };
                 self.nodes[c].num_resources += 1;
-                self.rscs[rsc].count[c] += 1;
+                if let Some(count) = self.rscs[rsc].count.get_mut(c) {
+                    *count += 1;
+                }
                 true
             }
         }
@@ -530,15 +565,15 @@ impl WorkingSet<'_> {
             (c.primary, c.score, c.dependent_role)
         };
         let archive = if drole >= Some(Role::Promoted) || (score < 0 && score > -INF) {
-            Some(self.rscs[rsc].allowed.clone())
+            Some(self.allowed(rsc).to_vec())
         } else {
             None
         };
         self.assign(primary, None);
         self.apply_coloc_score(rsc, primary, coloc);
         if let Some(a) = archive {
-            if !self.any_node_available(&self.rscs[rsc].allowed) {
-                self.rscs[rsc].allowed = a;
+            if !self.any_node_available(self.allowed(rsc)) {
+                self.allowed_mut(rsc).copy_from_slice(&a);
             }
         }
     }
@@ -551,10 +586,10 @@ impl WorkingSet<'_> {
             let c = &self.colocs[coloc];
             (c.dependent, c.score)
         };
-        let mut table = Some(self.rscs[rsc].allowed.clone());
+        let mut table = Some(self.allowed(rsc).to_vec());
         self.add_colocated_node_scores(dependent, &mut table, factor_of(score), SELECT_ACTIVE);
         if let Some(t) = table {
-            self.rscs[rsc].allowed = t;
+            self.allowed_mut(rsc).copy_from_slice(&t);
         }
     }
 
@@ -627,7 +662,7 @@ impl WorkingSet<'_> {
         if pnode.is_none() && score < 0 {
             return;
         }
-        let mut work = self.rscs[dependent].allowed.clone();
+        let mut work = self.allowed(dependent).to_vec();
         for (n, w) in work.iter_mut().enumerate() {
             if *w == ABSENT {
                 continue;
@@ -647,7 +682,7 @@ impl WorkingSet<'_> {
             }
         }
         if score <= -INF || score >= INF || self.any_node_available(&work) {
-            self.rscs[dependent].allowed = work;
+            self.allowed_mut(dependent).copy_from_slice(&work);
         }
     }
 
@@ -731,7 +766,7 @@ impl WorkingSet<'_> {
             }
         } else {
             match table {
-                None => Some(self.rscs[rsc].allowed.clone()),
+                None => Some(self.allowed(rsc).to_vec()),
                 Some(t) => {
                     let mut work = t.clone();
                     self.add_node_scores_matching(
@@ -796,7 +831,7 @@ impl WorkingSet<'_> {
         factor: f32,
         only_positive: bool,
     ) {
-        let allowed = &self.rscs[rsc].allowed;
+        let allowed = self.allowed(rsc);
         for n in 0..work.len() {
             if work[n] == ABSENT {
                 continue;

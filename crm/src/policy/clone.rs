@@ -35,7 +35,7 @@ impl WorkingSet<'_> {
             if self.coloc_has_influence(c, None) {
                 let dependent = self.colocs[c].dependent;
                 let score = self.colocs[c].score;
-                let mut table = Some(self.rscs[rsc].allowed.clone());
+                let mut table = Some(self.allowed(rsc).to_vec());
                 self.add_colocated_node_scores(
                     dependent,
                     &mut table,
@@ -43,14 +43,17 @@ impl WorkingSet<'_> {
                     SELECT_ACTIVE | SELECT_NONNEGATIVE,
                 );
                 if let Some(t) = table {
-                    self.rscs[rsc].allowed = t;
+                    self.allowed_mut(rsc).copy_from_slice(&t);
                 }
             }
         }
         self.show_scores(Stage::CloneAllocate, rsc);
 
-        let table = self.rscs[rsc].allowed.clone();
-        let nodes = self.sorted_allowed(&table, None);
+        // The clone's allowed nodes (distribution only counts them, in
+        // no particular order).
+        let nodes: Vec<NodeIx> = (0..self.nodes.len())
+            .filter(|&n| self.allowed(rsc)[n] != ABSENT)
+            .collect();
         self.compute_instance_coloc(rsc);
         let mut children = self.rscs[rsc].children.clone();
         children.sort_by(|&a, &b| self.cmp_instance(a, b));
@@ -109,7 +112,7 @@ impl WorkingSet<'_> {
             if !self.node_available(child_node, Some(w)) {
                 continue;
             }
-            if self.rscs[clone].allowed[child_node] != ABSENT
+            if self.allowed(clone)[child_node] != ABSENT
                 && self.rscs[clone].count[child_node] >= loop_max
             {
                 continue;
@@ -152,25 +155,26 @@ impl WorkingSet<'_> {
         let parent = self.rscs[rsc].parent?;
         self.append_parent_colocation(parent, rsc, all_coloc);
         if let Some(p) = prefer {
-            let w = self.rscs[rsc].allowed[p];
+            let w = self.allowed(rsc)[p];
             if w == ABSENT || w < 0 {
                 return None;
             }
         }
         self.can_run_instance_all(rsc, limit);
-        let backup = self.rscs[rsc].allowed.clone();
+        // Only an assignment to a preferred node can be undone.
+        let backup = prefer.map(|_| self.allowed(rsc).to_vec());
         let mut chosen = self.assign(rsc, prefer);
-        if let (Some(c), Some(p)) = (chosen, prefer) {
+        if let (Some(c), Some(p), Some(backup)) = (chosen, prefer, backup) {
             if c != p {
                 // Only the instance's own table and assignment are undone
                 // (a cloned group's members keep theirs, as in Pacemaker).
-                self.rscs[rsc].allowed = backup;
+                self.allowed_mut(rsc).copy_from_slice(&backup);
                 self.unassign(rsc);
                 chosen = None;
             }
         }
         if let Some(c) = chosen {
-            if self.rscs[parent].allowed[c] != ABSENT {
+            if self.allowed(parent)[c] != ABSENT {
                 self.rscs[parent].count[c] += 1;
             }
         }
@@ -181,7 +185,7 @@ impl WorkingSet<'_> {
     fn can_run_instance_all(&mut self, rsc: RscIx, limit: u32) {
         let n_nodes = self.nodes.len();
         for node in 0..n_nodes {
-            if self.rscs[rsc].allowed[node] == ABSENT {
+            if self.allowed(rsc)[node] == ABSENT {
                 continue;
             }
             self.can_run_instance(rsc, node, limit);
@@ -197,7 +201,7 @@ impl WorkingSet<'_> {
                 Some(p) => p,
                 None => break 'check true,
             };
-            let pw = self.rscs[parent].allowed[node];
+            let pw = self.allowed(parent)[node];
             if pw == ABSENT {
                 break 'check false;
             }
@@ -318,7 +322,7 @@ impl WorkingSet<'_> {
 
     fn node_is_allowed(&self, rsc: RscIx, node: &mut Option<NodeIx>) -> bool {
         if let Some(n) = *node {
-            let w = self.rscs[rsc].allowed[n];
+            let w = self.allowed(rsc)[n];
             if w == ABSENT || w < 0 {
                 *node = None;
                 return false;
@@ -331,10 +335,10 @@ impl WorkingSet<'_> {
     /// allows the node (`pcmk__top_allowed_node`).
     fn top_allowed(&self, rsc: RscIx, node: NodeIx) -> Option<u32> {
         let table_owner = self.rscs[rsc].parent.unwrap_or(rsc);
-        if self.rscs[table_owner].allowed[node] == ABSENT {
+        if self.allowed(table_owner)[node] == ABSENT {
             None
         } else {
-            Some(self.rscs[table_owner].count[node])
+            Some(self.rscs[table_owner].count.get(node).copied().unwrap_or(0))
         }
     }
 
@@ -436,7 +440,7 @@ impl WorkingSet<'_> {
                     }
                 }
             }
-            let table = &mut self.rscs[dependent].allowed;
+            let table = self.allowed_mut(dependent);
             for (n, w) in table.iter_mut().enumerate() {
                 if *w != ABSENT && !affected.contains(&n) {
                     *w = -INF;
@@ -474,7 +478,7 @@ impl WorkingSet<'_> {
         if let Some(node) = self.location(local, current) {
             return self.find_compatible_child_by_node(node, clone, filter, current);
         }
-        let table = self.rscs[local].allowed.clone();
+        let table = self.allowed(local).to_vec();
         for n in self.sorted_allowed(&table, None) {
             if let Some(pair) = self.find_compatible_child_by_node(n, clone, filter, current) {
                 return Some(pair);

@@ -6,10 +6,19 @@
 //! what cannot start.
 //!
 //! Every step only clears flags (optional → required, runnable →
-//! unrunnable), so the work list reaches the same fixpoint whatever order
-//! it visits actions in.
+//! unrunnable), so the flags reach the same fixpoint whatever order actions
+//! are visited in. The *reasons* do not: an action keeps the first reason
+//! given (`required X start` when its optional flag is cleared first,
+//! `unrunnable X running` when its runnable flag is), and crm_simulate
+//! prints them. So the updates run in Pacemaker's order: every action,
+//! newest first; within one, its orderings newest first; and a change
+//! re-evaluates what it affects at once, depth first
+//! (`pcmk__update_action_for_orderings`), nesting up to [`MAX_DEPTH`]
+//! (deeper updates wait on a work list, so hostile chains cannot exhaust
+//! the stack) within a budget of updates.
 
-use super::actions::{flags, Op, Side};
+use super::actions::{flags, Op, Side, NO_EDGE};
+use super::few::Few;
 use super::working::{ActIx, RscIx, Variant, WorkingSet};
 
 /// Flags of an action, as the propagation reads them.
@@ -19,6 +28,25 @@ pub(super) struct AFlags {
     pub runnable: bool,
     pub pseudo: bool,
     pub migrate_runnable: bool,
+}
+
+/// What a clone's action derives from its instances' actions (see
+/// `WorkingSet::cached_summary`), for every node at once.
+#[derive(Debug, Clone)]
+pub(super) struct Summary {
+    /// The clone's `WorkingSet::changes` when this was computed.
+    stamp: u64,
+    /// Over all instances: no action required, some action runnable.
+    optional: bool,
+    runnable: bool,
+    /// Per node: [`Summary::REQUIRED`] and [`Summary::RUNNABLE`] bits of
+    /// the instances' actions there.
+    nodes: Vec<u8>,
+}
+
+impl Summary {
+    const REQUIRED: u8 = 1;
+    const RUNNABLE: u8 = 2;
 }
 
 /// Which side of an ordering changed.
@@ -38,6 +66,12 @@ impl std::ops::BitOrAssign for Changed {
 const F_OPTIONAL: u8 = 1;
 const F_RUNNABLE: u8 = 2;
 
+/// Nested updates beyond this depth are deferred to the work list.
+const MAX_DEPTH: u32 = 64;
+/// Updates one propagation may run at most (it needs far fewer: every
+/// update that recurses follows a flag change, and flags only clear).
+const UPDATE_BUDGET: u64 = 50_000_000;
+
 impl WorkingSet<'_> {
     fn aflags(&self, a: ActIx) -> AFlags {
         let act = &self.actions[a];
@@ -52,6 +86,7 @@ impl WorkingSet<'_> {
     /// Resolves every ordering and propagates (`pcmk__apply_orderings`).
     pub fn apply_orderings(&mut self) {
         let orderings = std::mem::take(&mut self.orderings);
+        self.edges.reserve(orderings.len());
         for o in &orderings {
             match o.first {
                 Side::Task(rsc, op) => self.rsc_order_first(rsc, op, o.then, o.flags),
@@ -66,12 +101,15 @@ impl WorkingSet<'_> {
             }
         }
         self.orderings = orderings;
-        for a in 0..self.actions.len() {
-            self.block_colocation_dependents(a);
-        }
         self.queued = vec![false; self.actions.len()];
+        self.update_budget = UPDATE_BUDGET;
+        // Pacemaker walks its action list, newest action first.
         for a in (0..self.actions.len()).rev() {
-            self.enqueue(a);
+            self.block_colocation_dependents(a);
+            self.drain();
+        }
+        for a in (0..self.actions.len()).rev() {
+            self.update_action(a);
             self.drain();
         }
     }
@@ -92,7 +130,7 @@ impl WorkingSet<'_> {
                 firsts.push(a);
             }
         }
-        for f in firsts {
+        for &f in firsts.as_slice() {
             match then {
                 Side::Task(r, top) => self.order_resource_actions_after(Some(f), r, top, flags_),
                 Side::Action(t) => {
@@ -116,29 +154,27 @@ impl WorkingSet<'_> {
         if first.is_none() && flags_ & flags::IMPLIES_THEN == 0 {
             return;
         }
-        for t in thens {
+        for &t in thens.as_slice() {
             match first {
                 Some(f) => {
                     self.order_actions(f, t, flags_);
                 }
-                None => self.actions[t].runnable = false,
+                None => self.set_runnable(t, false),
             }
         }
     }
 
-    /// Processes queued actions until none is left.
+    /// Runs the updates deferred for depth until none is left.
     fn drain(&mut self) {
-        let mut budget: u64 = 50_000_000;
         while let Some(a) = self.stack.pop() {
             if let Some(q) = self.queued.get_mut(a) {
                 *q = false;
             }
-            self.update_action(a);
-            budget = budget.saturating_sub(1);
-            if budget == 0 {
+            if self.update_budget == 0 {
                 self.stack.clear();
                 break;
             }
+            self.update_action(a);
         }
     }
 
@@ -152,33 +188,49 @@ impl WorkingSet<'_> {
         }
     }
 
-    fn enqueue_after(&mut self, a: ActIx) {
-        let afters: Vec<ActIx> = self.actions[a]
-            .after
-            .iter()
-            .map(|&e| self.edges[e].then)
-            .collect();
-        for t in afters {
-            self.enqueue(t);
+    /// Updates everything ordered after `a`, newest ordering first.
+    fn update_after(&mut self, a: ActIx) {
+        // Edges added meanwhile go before the one this walk started at.
+        let mut e = self.actions[a].after;
+        while e != NO_EDGE {
+            let (then, next) = (self.edges[e].then, self.edges[e].next_after);
+            self.update_action(then);
+            e = next;
         }
     }
 
     /// Re-evaluates an action against everything ordered before it
-    /// (`pcmk__update_action_for_orderings`).
+    /// (`pcmk__update_action_for_orderings`), now, or (too deep) later.
     fn update_action(&mut self, then: ActIx) {
+        if self.update_budget == 0 {
+            return;
+        }
+        if self.update_depth >= MAX_DEPTH {
+            self.enqueue(then);
+            return;
+        }
+        self.update_budget -= 1;
+        self.update_depth += 1;
+        self.update_action_now(then);
+        self.update_depth -= 1;
+    }
+
+    fn update_action_now(&mut self, then: ActIx) {
         let last = self.aflags(then);
         if self.actions[then].requires_any {
             self.actions[then].runnable_before = 0;
             if self.actions[then].required_runnable_before == 0 {
                 self.actions[then].required_runnable_before = 1;
             }
-            self.actions[then].runnable = false;
+            self.set_runnable(then, false);
         }
         let mut changed_then = false;
-        let mut i = 0;
-        while i < self.actions[then].before.len() {
-            let e = self.actions[then].before[i];
-            i += 1;
+        // Newest ordering first; orderings added meanwhile are not visited
+        // (Pacemaker prepends them to the list it is walking).
+        let mut next = self.actions[then].before;
+        while next != NO_EDGE {
+            let e = next;
+            next = self.edges[e].next_before;
             let eflags = self.edges[e].flags;
             if eflags == 0 {
                 continue;
@@ -221,8 +273,8 @@ impl WorkingSet<'_> {
                 self.edges[e].flags = 0;
             }
             if changed.first {
-                self.enqueue_after(first);
-                self.enqueue(first);
+                self.update_after(first);
+                self.update_action(first);
             }
             changed_then |= changed.then;
         }
@@ -233,8 +285,8 @@ impl WorkingSet<'_> {
             if last.runnable && !self.actions[then].runnable {
                 self.block_colocation_dependents(then);
             }
-            self.enqueue(then);
-            self.enqueue_after(then);
+            self.update_action(then);
+            self.update_after(then);
         }
     }
 
@@ -292,7 +344,9 @@ impl WorkingSet<'_> {
             migrate_runnable: false,
         };
         let op = self.actions[a].op;
-        for member in self.rscs[group].children.clone() {
+        // Children lists do not change once actions exist: walk by index.
+        for i in 0..self.rscs[group].children.len() {
+            let member = self.rscs[group].children[i];
             let task = if self.rscs[member].variant == Variant::Primitive {
                 op.atomic()
             } else {
@@ -303,11 +357,11 @@ impl WorkingSet<'_> {
                     let mf = self.action_flags(ma, node);
                     if f.optional && !mf.optional {
                         f.optional = false;
-                        self.actions[a].optional = false;
+                        self.set_optional(a, false);
                     }
                     if task != op && f.runnable && !mf.runnable {
                         f.runnable = false;
-                        self.actions[a].runnable = false;
+                        self.set_runnable(a, false);
                     }
                 }
                 None => {
@@ -321,6 +375,9 @@ impl WorkingSet<'_> {
     }
 
     fn summary_action_flags(&mut self, a: ActIx, clone: RscIx, node: Option<usize>) -> AFlags {
+        if let Some(f) = self.cached_summary(a, clone, node) {
+            return f;
+        }
         let op = self.actions[a].op;
         let task = match self.rscs[clone].children.first() {
             Some(&c) if self.rscs[c].variant == Variant::Primitive => op.atomic(),
@@ -333,7 +390,8 @@ impl WorkingSet<'_> {
             migrate_runnable: false,
         };
         let mut any_runnable = false;
-        for child in self.rscs[clone].children.clone() {
+        for i in 0..self.rscs[clone].children.len() {
+            let child = self.rscs[clone].children[i];
             let n = if self.rscs[child].children.is_empty() {
                 node
             } else {
@@ -343,7 +401,7 @@ impl WorkingSet<'_> {
                 let cf = self.action_flags(ca, node);
                 if f.optional && !cf.optional {
                     f.optional = false;
-                    self.actions[a].optional = false;
+                    self.set_optional(a, false);
                 }
                 if cf.runnable {
                     any_runnable = true;
@@ -353,10 +411,135 @@ impl WorkingSet<'_> {
         if !any_runnable {
             f.runnable = false;
             if node.is_none() {
-                self.actions[a].runnable = false;
+                self.set_runnable(a, false);
             }
         }
         f
+    }
+
+    /// [`Self::summary_action_flags`] for a clone of primitives, from the
+    /// clone's [`Summary`] (recomputed once an instance's action changed),
+    /// with the same effect on the clone's action; None for a clone of
+    /// groups.
+    ///
+    /// The propagation asks for a clone action's flags once per ordering
+    /// it visits, and a clone's `running` has an ordering from every
+    /// instance: without the cache, each visit walks all instances again.
+    fn cached_summary(&mut self, a: ActIx, clone: RscIx, node: Option<usize>) -> Option<AFlags> {
+        if self.summary_slots.len() <= a {
+            self.summary_slots
+                .resize(self.actions.len().max(a + 1), u32::MAX);
+        }
+        let stamp = self.changes[clone];
+        let mut slot = self.summary_slots[a] as usize;
+        if self.summaries.get(slot).map(|s| s.stamp) != Some(stamp) {
+            let mut nodes = match self.summaries.get_mut(slot) {
+                Some(s) => std::mem::take(&mut s.nodes),
+                None => Vec::new(),
+            };
+            let (optional, runnable) = self.summarize_instances(a, clone, &mut nodes)?;
+            let summary = Summary {
+                stamp,
+                optional,
+                runnable,
+                nodes,
+            };
+            if slot < self.summaries.len() {
+                self.summaries[slot] = summary;
+            } else {
+                slot = self.summaries.len();
+                self.summaries.push(summary);
+                self.summary_slots[a] = u32::try_from(slot).unwrap_or(u32::MAX);
+            }
+        }
+        let s = &self.summaries[slot];
+        let (optional, runnable) = match node {
+            None => (s.optional, s.runnable),
+            Some(n) => {
+                let bits = s.nodes.get(n).copied().unwrap_or(0);
+                (bits & Summary::REQUIRED == 0, bits & Summary::RUNNABLE != 0)
+            }
+        };
+        debug_assert_eq!(
+            (optional, runnable),
+            self.summary_uncached(a, clone, node),
+            "stale clone summary: an action changed without set_optional, set_runnable, \
+             set_node or action_changed"
+        );
+        if !optional {
+            self.set_optional(a, false);
+        }
+        if !runnable && node.is_none() {
+            self.set_runnable(a, false);
+        }
+        Some(AFlags {
+            optional,
+            runnable,
+            pseudo: true,
+            migrate_runnable: false,
+        })
+    }
+
+    /// Over a clone's primitive instances: whether each one's newest action
+    /// for the clone action's task is optional (all) and runnable (any),
+    /// and per node, the same for each one's newest such action on that
+    /// node (in `nodes`). None when an instance is not a primitive.
+    fn summarize_instances(
+        &self,
+        a: ActIx,
+        clone: RscIx,
+        nodes: &mut Vec<u8>,
+    ) -> Option<(bool, bool)> {
+        let task = self.actions[a].op.atomic();
+        nodes.clear();
+        nodes.resize(self.nodes.len(), 0);
+        let (mut optional, mut runnable) = (true, false);
+        for &child in &self.rscs[clone].children {
+            if self.rscs[child].variant != Variant::Primitive {
+                return None;
+            }
+            let mut newest = true;
+            let mut seen: Few<4> = Few::new();
+            for &ca in self.rsc_list(child, task).iter().rev() {
+                let act = &self.actions[ca];
+                if act.op != task || act.interval_ms != 0 {
+                    continue;
+                }
+                if newest {
+                    newest = false;
+                    optional &= act.optional;
+                    runnable |= act.runnable;
+                }
+                if let Some(n) = act.node {
+                    if !seen.contains(&n) {
+                        seen.push(n);
+                        if let Some(bits) = nodes.get_mut(n) {
+                            if !act.optional {
+                                *bits |= Summary::REQUIRED;
+                            }
+                            if act.runnable {
+                                *bits |= Summary::RUNNABLE;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Some((optional, runnable))
+    }
+
+    /// What [`Self::summary_action_flags`] computes for a clone of
+    /// primitives, without the cache or effects: (optional, runnable).
+    fn summary_uncached(&self, a: ActIx, clone: RscIx, node: Option<usize>) -> (bool, bool) {
+        let task = self.actions[a].op.atomic();
+        let (mut optional, mut runnable) = (true, false);
+        for &child in &self.rscs[clone].children {
+            if let Some(ca) = self.find_first_action(child, task, node) {
+                optional &= self.actions[ca].optional;
+                runnable |= self.actions[ca].runnable;
+            }
+        }
+        (optional, runnable)
     }
 
     /// `update_action_for_ordering_flags`.
@@ -393,7 +576,7 @@ impl WorkingSet<'_> {
                 }
                 None => {
                     if !ff.optional && self.actions[then].optional {
-                        self.actions[then].optional = false;
+                        self.set_optional(then, false);
                         changed.then = true;
                     }
                 }
@@ -427,7 +610,7 @@ impl WorkingSet<'_> {
                 }
                 None => {
                     if !ff.optional && self.actions[first].runnable {
-                        self.actions[first].runnable = false;
+                        self.set_runnable(first, false);
                         changed.first = true;
                     }
                 }
@@ -470,7 +653,7 @@ impl WorkingSet<'_> {
                         self.actions[then].runnable_before += 1;
                         let act = &self.actions[then];
                         if act.runnable_before >= act.required_runnable_before && !act.runnable {
-                            self.actions[then].runnable = true;
+                            self.set_runnable(then, true);
                             changed.then = true;
                         }
                     }
@@ -492,7 +675,7 @@ impl WorkingSet<'_> {
                 }
                 None => {
                     if !ff.runnable && self.actions[then].runnable {
-                        self.actions[then].runnable = false;
+                        self.set_runnable(then, false);
                         let reason = self.reason_from(first, false);
                         self.set_reason(then, reason, false);
                         changed.then = true;
@@ -527,7 +710,7 @@ impl WorkingSet<'_> {
                     && self.actions[first].op == Op::Stop
                     && self.actions[then].runnable
                 {
-                    self.actions[then].runnable = false;
+                    self.set_runnable(then, false);
                     changed.then = true;
                 }
             }
@@ -555,7 +738,8 @@ impl WorkingSet<'_> {
                     return changed;
                 };
                 let op = self.actions[then].op;
-                for member in self.rscs[tr].children.clone() {
+                for i in 0..self.rscs[tr].children.len() {
+                    let member = self.rscs[tr].children[i];
                     if let Some(ma) = self.find_first_action(member, op, node) {
                         changed |= self.update_ordered(member, first, ma, node, fl, filter, t);
                     }
@@ -623,7 +807,7 @@ impl WorkingSet<'_> {
             changed.then = true;
             if let Some(tr) = self.actions[then].rsc {
                 if self.rscs[tr].parent.is_some() {
-                    self.enqueue(then);
+                    self.update_action(then);
                 }
             }
         }
@@ -635,7 +819,7 @@ impl WorkingSet<'_> {
 
     fn clear_optional(&mut self, a: ActIx, because: ActIx) {
         if self.actions[a].optional {
-            self.actions[a].optional = false;
+            self.set_optional(a, false);
             if self.actions[a].rsc != self.actions[because].rsc {
                 let reason = self.reason_from(because, true);
                 self.set_reason(a, reason, false);
@@ -645,7 +829,7 @@ impl WorkingSet<'_> {
 
     fn clear_runnable(&mut self, a: ActIx, because: ActIx) {
         if self.actions[a].runnable {
-            self.actions[a].runnable = false;
+            self.set_runnable(a, false);
             if self.actions[a].rsc != self.actions[because].rsc {
                 let reason = self.reason_from(because, false);
                 self.set_reason(a, reason, false);
@@ -658,7 +842,7 @@ impl WorkingSet<'_> {
         let act = &self.actions[a];
         let what = if optional { "required" } else { "unrunnable" };
         match act.rsc {
-            Some(r) => format!("{} {} {}", what, self.rscs[r].id, act.op.name()),
+            Some(r) => format!("{} {} {}", what, self.rsc_id(r), act.op.name()),
             None => {
                 let name = self
                     .clone_min_names
@@ -747,7 +931,8 @@ impl WorkingSet<'_> {
         };
         changed |= self.update_ordered_primitive(first, then, node, fl, filter, t);
         let op = self.actions[then].op;
-        for child in self.rscs[tr].children.clone() {
+        for i in 0..self.rscs[tr].children.len() {
+            let child = self.rscs[tr].children[i];
             let Some(ca) = self.find_first_action(child, op, node) else {
                 continue;
             };
@@ -758,7 +943,7 @@ impl WorkingSet<'_> {
             }
             changed |= cc;
             if cc.then {
-                self.enqueue_after(ca);
+                self.update_after(ca);
             }
         }
         changed
@@ -801,7 +986,8 @@ impl WorkingSet<'_> {
         let current = matches!(self.actions[first].op, Op::Stopped | Op::Demoted);
         let then_op = self.actions[then].op;
         let first_op = self.actions[first].op;
-        for then_child in self.rscs[tr].children.clone() {
+        for i in 0..self.rscs[tr].children.len() {
+            let then_child = self.rscs[tr].children[i];
             let first_child = self.find_compatible_child(then_child, fr, None, current);
             match first_child {
                 None if current => {}
@@ -852,7 +1038,7 @@ impl WorkingSet<'_> {
         if self.rscs[top].with_this.is_empty() {
             return;
         }
-        for child in self.rscs[top].children.clone() {
+        for &child in &self.rscs[top].children {
             match self.find_first_action(child, op, None) {
                 None => return,
                 Some(ca) if self.actions[ca].runnable => return,
@@ -873,21 +1059,21 @@ impl WorkingSet<'_> {
             } else {
                 Op::Start
             };
-            let reason = format!("colocation with {}", self.rscs[r].id);
+            let reason = format!("colocation with {}", self.rsc_id(r));
             self.mark_blocked(dependent, task, &reason);
         }
     }
 
     fn mark_blocked(&mut self, rsc: RscIx, task: Op, reason: &str) {
-        for a in self.rscs[rsc].actions.clone() {
+        for a in self.rscs[rsc].actions.clone().into_iter().rev() {
             if self.actions[a].runnable
                 && self.actions[a].op == task
                 && self.actions[a].interval_ms == 0
             {
-                self.actions[a].runnable = false;
+                self.set_runnable(a, false);
                 self.set_reason(a, reason.to_string(), false);
                 self.block_colocation_dependents(a);
-                self.enqueue(a);
+                self.update_action(a);
             }
         }
         for c in self.rscs[rsc].children.clone() {

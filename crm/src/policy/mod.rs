@@ -22,6 +22,7 @@ mod actions;
 mod arith;
 mod assign;
 mod clone;
+mod few;
 mod graph;
 mod output;
 mod promote;

@@ -8,7 +8,8 @@ use crate::transition::{
     Action, AllocationScore, Change, ChangeNote, Instance, Name, NodeAfter, Placed, Transition,
 };
 
-use super::actions::Op;
+use super::actions::{flags, Op};
+use super::few::Few;
 use super::working::{ActIx, NodeIx, RscIx, Stage, Variant, WorkingSet};
 
 /// State a summary line needs from the unpacked resource before the
@@ -35,7 +36,15 @@ impl WorkingSet<'_> {
         for &r in &self.top {
             self.summarize(r, &mut t);
         }
-        self.graph(&mut t);
+        let index = self.graph(&mut t);
+        t.never_run = never_run(&t, &self.inputs_never_done(&index));
+        // What actually runs: executed, and not stuck behind a cycle.
+        let mut stuck = vec![false; self.actions.len()];
+        for (a, &i) in index.iter().enumerate() {
+            if i != usize::MAX && t.never_run.binary_search(&i).is_ok() {
+                stuck[a] = true;
+            }
+        }
         // One shared name per stage and per resource with score lines.
         let mut stages: Vec<(Stage, Name)> = Vec::new();
         let mut names: Vec<Option<Name>> = vec![None; self.rscs.len()];
@@ -52,16 +61,16 @@ impl WorkingSet<'_> {
                     }
                 },
                 resource: names[rsc]
-                    .get_or_insert_with(|| Name::from(self.rscs[rsc].id.as_str()))
+                    .get_or_insert_with(|| Name::from(self.rsc_id(rsc)))
                     .clone(),
                 node: NodeId(node),
                 score: Score::new(i64::from(score)),
             })
             .collect();
-        let fenced = self.fenced_nodes();
+        let fenced = self.fenced_nodes(&stuck);
         self.stop_orphans(&fenced, &mut t);
         for &r in &self.top_config {
-            self.place(r, &fenced, unpacked, &mut t);
+            self.place(r, &fenced, unpacked, &stuck, &mut t);
         }
         for (i, n) in self.nodes.iter().enumerate() {
             let was_fenced = fenced.contains(&i);
@@ -77,27 +86,60 @@ impl WorkingSet<'_> {
 
     fn executed(&self, a: ActIx) -> bool {
         let act = &self.actions[a];
-        !act.optional && act.runnable
+        !act.optional && act.runnable && !self.left_alone(a)
     }
 
-    fn fenced_nodes(&self) -> Vec<NodeIx> {
+    /// An action of an unmanaged resource other than a monitor: the graph
+    /// leaves it out (`should_add_action_to_graph`), whatever the
+    /// orderings made of it.
+    fn left_alone(&self, a: ActIx) -> bool {
+        let act = &self.actions[a];
+        match act.rsc {
+            Some(r) => !self.rscs[r].managed && act.op != Op::Monitor,
+            None => false,
+        }
+    }
+
+    fn fenced_nodes(&self, stuck: &[bool]) -> Vec<NodeIx> {
         self.actions
             .iter()
             .enumerate()
-            .filter(|(i, a)| a.op == Op::Fence && self.executed(*i))
+            .filter(|(i, a)| a.op == Op::Fence && self.executed(*i) && !stuck[*i])
             .filter_map(|(_, a)| a.node)
             .collect()
     }
 
+    /// The Fence lines. Pacemaker creates a node's fencing action when the
+    /// status first finds it unclean ([`crate::model::Cluster::unclean_order`]),
+    /// or, for a node unclean from the start, when it schedules fencing (in
+    /// node order), and lists them newest first.
     fn fence_summary(&self, t: &mut Transition) {
         let action = self.cluster.options.stonith_action;
-        for (i, a) in self.actions.iter().enumerate().rev() {
+        let order = &self.cluster.unclean_order;
+        let mut fences: Vec<(usize, NodeIx)> = Vec::new();
+        for a in self.actions.iter().rev() {
             if a.op != Op::Fence || a.rsc.is_some() || a.optional {
                 continue;
             }
             let Some(node) = a.node else {
                 continue;
             };
+            let created = match order.iter().position(|n| n.0 == node) {
+                Some(p) => p,
+                None => {
+                    order.len()
+                        + self
+                            .node_order
+                            .iter()
+                            .position(|&n| n == node)
+                            .unwrap_or(usize::MAX - order.len())
+                }
+            };
+            fences.push((created, node));
+        }
+        // Newest first; stable, so equal keys keep the actions' order.
+        fences.sort_by_key(|&(created, _)| std::cmp::Reverse(created));
+        for (_, node) in fences {
             let reason = self.nodes[node]
                 .fence_reason
                 .clone()
@@ -107,7 +149,6 @@ impl WorkingSet<'_> {
                 action,
                 reason,
             });
-            let _ = i;
         }
     }
 
@@ -135,6 +176,32 @@ impl WorkingSet<'_> {
                     Some(n) => act.node.is_none() || act.node == Some(n),
                 }
         })
+    }
+
+    /// The stop the summary reports (`pe__resource_actions(rsc, node,
+    /// stop)`: the oldest). Pacemaker creates the stop of a failure to
+    /// recover while unpacking the history, before any other: on the first
+    /// node (in history order) where the resource failed, with the default
+    /// `on-fail`, on a node that is not unclean (the reader leaves those
+    /// histories unfailed).
+    fn first_stop(&self, rsc: RscIx, node: Option<NodeIx>) -> Option<ActIx> {
+        let r = &self.rscs[rsc];
+        if node.is_none() && r.failed && r.running_on.len() > 1 {
+            let unpacked = self.cluster.history.iter().find(|h| {
+                h.resource == r.model
+                    && h.failed
+                    && h.role > Role::Stopped
+                    && matches!(h.on_fail, None | Some(crate::model::OnFail::Restart))
+                    && r.running_on.contains(&h.node.0)
+                    && (!r.unique || r.instance.is_none() || h.instance == r.instance)
+            });
+            if let Some(h) = unpacked {
+                if let Some(a) = self.first_action(rsc, Op::Stop, Some(h.node.0)) {
+                    return Some(a);
+                }
+            }
+        }
+        self.first_action(rsc, Op::Stop, node)
     }
 
     /// Summary lines for a resource (`rsc_action_default`).
@@ -170,9 +237,9 @@ impl WorkingSet<'_> {
             Some(s) if self.actions[s].runnable => current,
             _ => None,
         };
-        let mut stop = self.first_action(rsc, Op::Stop, start_node);
+        let mut stop = self.first_stop(rsc, start_node);
         if stop.is_none() && r.stop_unexpected {
-            stop = self.first_action(rsc, Op::Stop, None);
+            stop = self.first_stop(rsc, None);
         }
         let promote = self.first_action(rsc, Op::Promote, next);
         let demote = self.first_action(rsc, Op::Demote, next);
@@ -315,11 +382,13 @@ impl WorkingSet<'_> {
         }
     }
 
-    /// The required actions and the edges between them.
-    fn graph(&self, t: &mut Transition) {
+    /// The required actions and the edges between them; returns where each
+    /// working action went in [`Transition::actions`] (`usize::MAX`: not in
+    /// the graph).
+    fn graph(&self, t: &mut Transition) -> Vec<usize> {
         let mut index = vec![usize::MAX; self.actions.len()];
         for (i, a) in self.actions.iter().enumerate() {
-            let in_graph = !a.optional && (a.runnable || a.pseudo);
+            let in_graph = !a.optional && (a.runnable || a.pseudo) && !self.left_alone(i);
             if !in_graph {
                 continue;
             }
@@ -407,27 +476,68 @@ impl WorkingSet<'_> {
         }
         t.edges.sort_unstable();
         t.edges.dedup();
+        index
     }
 
-    /// Active orphans are stopped where that can happen: the node is up,
-    /// or is fenced by this transition (`stop-orphan-resources`).
+    /// Graph actions (indexes into the transition's actions, per `index`)
+    /// with an input that is not in the graph yet stays their input, so
+    /// they wait for it forever (`should_add_input_to_graph`): an
+    /// unrunnable, required action ordered before them by an ordering that
+    /// does not make them unrunnable too (Serialize).
+    fn inputs_never_done(&self, index: &[usize]) -> Vec<usize> {
+        let mut out = Vec::new();
+        for e in &self.edges {
+            let (first, then) = (&self.actions[e.first], e.then);
+            if e.flags == 0 || index[then] == usize::MAX || index[e.first] != usize::MAX {
+                continue;
+            }
+            let can_change = e.flags
+                & !(flags::OPTIONAL | flags::IMPLIES_FIRST_PRINTED | flags::IMPLIES_THEN_PRINTED)
+                != 0;
+            let kept = !first.runnable
+                && can_change
+                && e.flags & flags::ONE_OR_MORE == 0
+                && (!first.optional || first.print_always)
+                && !(e.flags & flags::ANTI_COLOCATION != 0
+                    && (first.optional || first.node != self.actions[then].node));
+            if kept {
+                out.push(index[then]);
+            }
+        }
+        out
+    }
+
+    /// Active orphans are stopped (`stop-orphan-resources`, when managed
+    /// and not blocked) where that can happen: the node is up, or is fenced
+    /// by this transition. On an unclean node that is not fenced the stop
+    /// is scheduled but cannot run (blocked).
     fn stop_orphans(&self, fenced: &[NodeIx], t: &mut Transition) {
-        if !self.cluster.options.stop_orphan_resources {
+        let options = &self.cluster.options;
+        if !options.stop_orphan_resources || options.maintenance_mode {
             return;
         }
         for (i, o) in self.cluster.orphans.iter().enumerate() {
             let n = o.node.0;
-            if o.role == Role::Stopped || n >= self.nodes.len() {
+            if o.role == Role::Stopped || n >= self.nodes.len() || !o.managed || o.blocked {
                 continue;
             }
             if self.nodes[n].online || fenced.contains(&n) {
                 t.stopped_orphans.push(i);
+            } else if self.nodes[n].unclean {
+                t.blocked_orphans.push(i);
             }
         }
     }
 
     /// Where a resource's primitives stand after the transition.
-    fn place(&self, rsc: RscIx, fenced: &[NodeIx], unpacked: &[Unpacked], t: &mut Transition) {
+    fn place(
+        &self,
+        rsc: RscIx,
+        fenced: &[NodeIx],
+        unpacked: &[Unpacked],
+        stuck: &[bool],
+        t: &mut Transition,
+    ) {
         let r = &self.rscs[rsc];
         if r.variant != Variant::Primitive {
             let mut children = r.children.clone();
@@ -435,7 +545,7 @@ impl WorkingSet<'_> {
                 children.sort_by_key(|&c| self.rscs[c].instance.unwrap_or(0));
             }
             for c in children {
-                self.place(c, fenced, unpacked, t);
+                self.place(c, fenced, unpacked, stuck, t);
             }
             return;
         }
@@ -445,15 +555,14 @@ impl WorkingSet<'_> {
         let mut started = false;
         let mut promoted = false;
         let mut demoted = false;
-        let mut monitored: Vec<NodeIx> = Vec::new();
+        let mut monitored: Few<2> = Few::new();
         // Stops (and demotes) happen before starts (and promotes).
-        let mut executed: Vec<ActIx> = r
-            .actions
-            .iter()
-            .chain(r.monitors.iter())
-            .copied()
-            .filter(|&a| self.executed(a))
-            .collect();
+        let mut executed: Few<6> = Few::new();
+        for &a in r.actions.iter().chain(r.monitors.iter()) {
+            if self.executed(a) && !stuck[a] {
+                executed.push(a);
+            }
+        }
         executed.sort_by_key(|&a| match self.actions[a].op {
             Op::Demote => 0,
             Op::Stop => 1,
@@ -539,4 +648,50 @@ impl WorkingSet<'_> {
             }
         }
     }
+}
+
+/// The graph's actions that can never run, sorted: Kahn's algorithm runs
+/// every action whose inputs all ran; what is left is on a cycle, ordered
+/// after one, or waits for an input that is never done (`never_done`:
+/// graph actions with such an input).
+fn never_run(t: &Transition, never_done: &[usize]) -> Vec<usize> {
+    let n = t.actions.len();
+    let mut waiting = vec![0usize; n];
+    for &a in never_done {
+        if a < n {
+            waiting[a] += 1;
+        }
+    }
+    // What follows each action: `after[first[a]..first[a + 1]]` (one list
+    // for all, not one per action).
+    let mut first = vec![0usize; n + 1];
+    for &(a, b) in &t.edges {
+        if a < n && b < n {
+            first[a + 1] += 1;
+            waiting[b] += 1;
+        }
+    }
+    for a in 0..n {
+        first[a + 1] += first[a];
+    }
+    let mut after = vec![0usize; first[n]];
+    let mut next = first.clone();
+    for &(a, b) in &t.edges {
+        if a < n && b < n {
+            after[next[a]] = b;
+            next[a] += 1;
+        }
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    let mut ran = vec![false; n];
+    while let Some(a) = ready.pop() {
+        ran[a] = true;
+        for &b in &after[first[a]..first[a + 1]] {
+            waiting[b] -= 1;
+            if waiting[b] == 0 {
+                ready.push(b);
+            }
+        }
+    }
+    (0..n).filter(|&i| !ran[i]).collect()
 }

@@ -20,13 +20,13 @@ impl WorkingSet<'_> {
         self.rscs[clone].promotion_added = true;
         for child in self.rscs[clone].children.clone() {
             for node in 0..self.nodes.len() {
-                if self.rscs[child].allowed[node] == ABSENT || !self.nodes[node].available() {
+                if self.allowed(child)[node] == ABSENT || !self.nodes[node].available() {
                     continue;
                 }
                 let (score, _) = self.promotion_score(child, node);
                 if score > 0 {
-                    let w = self.rscs[child].allowed[node];
-                    self.rscs[child].allowed[node] = add(w, score);
+                    let w = self.allowed(child)[node];
+                    self.allowed_mut(child)[node] = add(w, score);
                 }
                 if score > self.rscs[child].priority {
                     self.rscs[child].priority = score;
@@ -52,7 +52,7 @@ impl WorkingSet<'_> {
             return (total, default);
         }
         let base = &self.cluster.resources[r.model.0].id;
-        let name = r.clone_name.as_deref().unwrap_or(&r.id);
+        let name = r.clone_name.as_deref().unwrap_or(self.rsc_id(rsc));
         let by_name = self.promotion_attrs.get(name);
         let by_base = if r.unique {
             None
@@ -77,7 +77,8 @@ impl WorkingSet<'_> {
 
     fn promotion_score_applies(&self, rsc: RscIx, node: NodeIx) -> bool {
         let r = &self.rscs[rsc];
-        let allowed = r.allowed[node] != ABSENT && r.allowed[node] >= 0;
+        let w = self.allowed(rsc)[node];
+        let allowed = w != ABSENT && w >= 0;
         if !r.unique {
             let clone = self.top_of(rsc);
             let active = self.find_active_anon_instance(clone, r.model, node);
@@ -229,9 +230,9 @@ impl WorkingSet<'_> {
                 continue;
             }
             if let Some(chosen) = self.location(child, false) {
-                let w = self.rscs[clone].allowed[chosen];
+                let w = self.allowed(clone)[chosen];
                 if w != ABSENT {
-                    self.rscs[clone].allowed[chosen] = add(si, w);
+                    self.allowed_mut(clone)[chosen] = add(si, w);
                 }
             }
         }
@@ -244,10 +245,10 @@ impl WorkingSet<'_> {
                 continue;
             }
             let flags = if score < INF { SELECT_ACTIVE } else { 0 };
-            let mut table = Some(self.rscs[clone].allowed.clone());
+            let mut table = Some(self.allowed(clone).to_vec());
             self.add_colocated_node_scores(primary, &mut table, factor_of(score), flags);
             if let Some(t) = table {
-                self.rscs[clone].allowed = t;
+                self.allowed_mut(clone).copy_from_slice(&t);
             }
         }
         for c in self.rscs[clone].with_this.clone() {
@@ -258,7 +259,7 @@ impl WorkingSet<'_> {
             if prole != Some(Role::Promoted) || !self.coloc_has_influence(c, None) {
                 continue;
             }
-            let mut table = Some(self.rscs[clone].allowed.clone());
+            let mut table = Some(self.allowed(clone).to_vec());
             self.add_colocated_node_scores(
                 dependent,
                 &mut table,
@@ -266,7 +267,7 @@ impl WorkingSet<'_> {
                 SELECT_ACTIVE | SELECT_NONNEGATIVE,
             );
             if let Some(t) = table {
-                self.rscs[clone].allowed = t;
+                self.allowed_mut(clone).copy_from_slice(&t);
             }
         }
         for child in self.rscs[clone].children.clone() {
@@ -275,7 +276,7 @@ impl WorkingSet<'_> {
                 self.rscs[child].sort_index = INF;
             } else if let Some(c) = chosen {
                 if self.rscs[child].sort_index >= 0 {
-                    let w = self.rscs[clone].allowed[c];
+                    let w = self.allowed(clone)[c];
                     self.rscs[child].sort_index = if w == ABSENT { 0 } else { w };
                 }
             }
@@ -345,7 +346,7 @@ impl WorkingSet<'_> {
         } else if r.priority < 0 || !self.nodes[node].available() {
             return None;
         }
-        if self.rscs[clone].allowed[node] == ABSENT {
+        if self.allowed(clone)[node] == ABSENT {
             return None;
         }
         let node_max = self.rscs[clone]
@@ -399,9 +400,9 @@ impl WorkingSet<'_> {
             };
             if self.state(instance, false) == prole {
                 if score < INF {
-                    let w = self.rscs[dependent].allowed[node];
+                    let w = self.allowed(dependent)[node];
                     if w != ABSENT {
-                        self.rscs[dependent].allowed[node] = add(w, score);
+                        self.allowed_mut(dependent)[node] = add(w, score);
                     }
                 }
                 let weight = self.assigned_weight(instance);
@@ -409,7 +410,7 @@ impl WorkingSet<'_> {
             }
         }
         if score >= INF && (drole != Some(Role::Promoted) || prole != Some(Role::Promoted)) {
-            let table = &mut self.rscs[dependent].allowed;
+            let table = self.allowed_mut(dependent);
             for (n, w) in table.iter_mut().enumerate() {
                 if *w == ABSENT {
                     continue;

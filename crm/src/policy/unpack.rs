@@ -12,7 +12,7 @@ impl WorkingSet<'_> {
     /// Applies every history entry to the working resources.
     pub fn unpack_history(&mut self) {
         let cluster = self.cluster;
-        for h in &cluster.history {
+        for (index, h) in cluster.history.iter().enumerate() {
             let node = h.node.0;
             if node >= self.nodes.len() || h.resource.0 >= cluster.resources.len() {
                 continue;
@@ -31,7 +31,10 @@ impl WorkingSet<'_> {
             let Some(rsc) = self.instance_for_history(h.resource, h.instance, node) else {
                 continue;
             };
-            self.apply_history(rsc, node, h);
+            // Fail counts alone do not make the resource known there (no
+            // probe is skipped for them).
+            let known = !cluster.failcount_only.contains(&index);
+            self.apply_history(rsc, node, h, known);
         }
     }
 
@@ -169,8 +172,7 @@ impl WorkingSet<'_> {
 
     fn mark_orphan(&mut self, rsc: RscIx) {
         self.rscs[rsc].orphan = true;
-        let n = self.nodes.len();
-        self.rscs[rsc].allowed = vec![ABSENT; n];
+        self.allowed_mut(rsc).fill(ABSENT);
         let children = self.rscs[rsc].children.clone();
         for c in children {
             self.mark_orphan(c);
@@ -179,9 +181,9 @@ impl WorkingSet<'_> {
 
     /// Applies one history entry to a primitive on a node
     /// (`unpack_lrm_resource` + `process_rsc_state`).
-    fn apply_history(&mut self, rsc: RscIx, node: NodeIx, h: &crate::model::History) {
+    fn apply_history(&mut self, rsc: RscIx, node: NodeIx, h: &crate::model::History, known: bool) {
         // Known on this node (and, for anonymous clones, their parents).
-        let mut cur = Some(rsc);
+        let mut cur = if known { Some(rsc) } else { None };
         while let Some(r) = cur {
             if !self.rscs[r].known_on.contains(&node) {
                 self.rscs[r].known_on.push(node);
@@ -242,12 +244,12 @@ impl WorkingSet<'_> {
             && self.rscs[rsc].managed
             && self.stonith_enabled
         {
-            let reason = format!("{} is thought to be active there", self.rscs[rsc].id);
+            let reason = format!("{} is thought to be active there", self.rsc_id(rsc));
             self.fence_node(node, reason);
         }
         match on_fail {
             OnFail::Fence => {
-                let reason = format!("{} failed there", self.rscs[rsc].id);
+                let reason = format!("{} failed there", self.rsc_id(rsc));
                 self.fence_node(node, reason);
             }
             OnFail::Block => {
@@ -294,8 +296,7 @@ impl WorkingSet<'_> {
     /// Replaces every allowed score of `rsc` and its descendants with
     /// -INFINITY.
     fn ban_everywhere(&mut self, rsc: RscIx) {
-        let n = self.nodes.len();
-        self.rscs[rsc].allowed = vec![-INF; n];
+        self.allowed_mut(rsc).fill(-INF);
         let children = self.rscs[rsc].children.clone();
         for c in children {
             self.ban_everywhere(c);

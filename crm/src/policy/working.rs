@@ -8,12 +8,16 @@
 //! by [`ActIx`]. Per-node tables are plain vectors as long as the node
 //! list, so copying one (the colocation merge does) is a memcpy.
 
+use std::fmt::Write as _;
+
 use crate::model::{
     Cluster, Discovery, MultipleActive, NoQuorumPolicy, Requires, ResourceId, ResourceKind, Role,
 };
 
 use super::actions::{Act, Edge, Ordering};
 use super::arith::{add, numeric_name_cmp, ABSENT, INF};
+use super::few::Few;
+use super::graph::Summary;
 
 /// Index of a working resource.
 pub(super) type RscIx = usize;
@@ -82,8 +86,11 @@ pub(super) struct CloneSpec {
 /// A resource as the scheduler sees it.
 #[derive(Debug, Clone)]
 pub(super) struct Rsc {
-    /// `rsc`, `rsc:2`, `grp:0`.
-    pub id: String,
+    /// Where in [`WorkingSet::instance_names`] the name of a clone
+    /// instance is (`rsc:2`, `grp:0`, and `member:0` in a cloned group);
+    /// other resources are named by their configured id
+    /// ([`WorkingSet::rsc_id`] gives either).
+    pub instance_id: std::ops::Range<usize>,
     /// The name the history knows an anonymous instance by, when it runs
     /// (`rsc:1` recorded for what is here `rsc:0`).
     pub clone_name: Option<String>,
@@ -134,9 +141,8 @@ pub(super) struct Rsc {
     pub promotion_constrained: bool,
     pub promotion_added: bool,
 
-    /// Allowed-node scores ([`ABSENT`] where the node is not allowed).
-    pub allowed: Vec<i32>,
-    /// Per allowed node: instances placed there (clone bookkeeping).
+    /// Per node: instances placed there (clone bookkeeping; empty for
+    /// resources other than clones).
     pub count: Vec<u32>,
     /// Per allowed node: resource-discovery mode (0 always, 1 never,
     /// 2 exclusive), allocated on first use.
@@ -148,9 +154,9 @@ pub(super) struct Rsc {
     pub with_this: Vec<ColocIx>,
     pub locations: Vec<LocIx>,
     /// Actions other than monitors, oldest first.
-    pub actions: Vec<ActIx>,
+    pub actions: Few<3>,
     /// Probes and recurring monitors, oldest first.
-    pub monitors: Vec<ActIx>,
+    pub monitors: Few<3>,
     pub sort_index: i32,
     /// Fail counts from the history: (node, count, last failure).
     pub fail_counts: Vec<(NodeIx, u32, Option<i64>)>,
@@ -218,13 +224,20 @@ pub(super) struct WorkingSet<'a> {
     /// value per node.
     pub promotion_attrs: std::collections::BTreeMap<String, Vec<Option<i32>>>,
     pub rscs: Vec<Rsc>,
+    /// The names of clone instances, one after another (see
+    /// [`Rsc::instance_id`]): one string rather than one per instance.
+    pub instance_names: String,
+    /// Every resource's allowed-node scores ([`ABSENT`] where a node is not
+    /// allowed), one row of `nodes.len()` per resource in `rscs` order:
+    /// see [`WorkingSet::allowed`].
+    pub allowed_table: Vec<i32>,
     /// Top-level resources in scheduling order (priority, then
     /// configuration order).
     pub top: Vec<RscIx>,
     /// Top-level resources in configuration order.
     pub top_config: Vec<RscIx>,
     /// Working resources of each configured resource (instances of clones).
-    pub by_model: Vec<Vec<RscIx>>,
+    pub by_model: Vec<Few<1>>,
     pub colocs: Vec<Coloc>,
     pub locs: Vec<Loc>,
     pub orderings: Vec<Ordering>,
@@ -235,9 +248,21 @@ pub(super) struct WorkingSet<'a> {
     pub probes: Vec<(RscIx, NodeIx, RscIx)>,
     /// Names of the clone-min pseudo-actions (`clone-one-or-more:<order>`).
     pub clone_min_names: Vec<(ActIx, String)>,
+    /// Per resource: how many times an action of a resource below it was
+    /// created or changed (`optional`, `runnable`, `node`); a clone's
+    /// cached summary is good while its count stays the same.
+    pub changes: Vec<u64>,
+    /// Per action: its slot in `summaries`, if it has one.
+    pub summary_slots: Vec<u32>,
+    /// What clone actions derive from their instances' actions.
+    pub summaries: Vec<Summary>,
     /// Work list of the propagation, and which actions are on it.
     pub stack: Vec<ActIx>,
     pub queued: Vec<bool>,
+    /// Nesting of the propagation's updates (deeper ones are deferred to
+    /// the work list), and how many updates it may still run.
+    pub update_depth: u32,
+    pub update_budget: u64,
 
     pub stonith_enabled: bool,
     pub have_stonith_resource: bool,
@@ -300,10 +325,14 @@ impl<'a> WorkingSet<'a> {
             record_scores: true,
             instance_coloc: Vec::new(),
             promotion_attrs: promotion_attributes(cluster),
-            rscs: Vec::with_capacity(cluster.resources.len()),
+            rscs: Vec::with_capacity(expected_resources(cluster)),
+            instance_names: String::new(),
+            allowed_table: Vec::with_capacity(
+                expected_resources(cluster).saturating_mul(cluster.nodes.len()),
+            ),
             top: Vec::new(),
             top_config: Vec::new(),
-            by_model: vec![Vec::new(); cluster.resources.len()],
+            by_model: vec![Few::new(); cluster.resources.len()],
             colocs: Vec::new(),
             locs: Vec::new(),
             orderings: Vec::new(),
@@ -311,8 +340,13 @@ impl<'a> WorkingSet<'a> {
             edges: Vec::new(),
             probes: Vec::new(),
             clone_min_names: Vec::new(),
+            changes: Vec::new(),
+            summary_slots: Vec::new(),
+            summaries: Vec::new(),
             stack: Vec::new(),
             queued: Vec::new(),
+            update_depth: 0,
+            update_budget: 0,
             stonith_enabled: options.stonith_enabled,
             have_stonith_resource,
             have_quorum: cluster.have_quorum,
@@ -511,20 +545,25 @@ impl<'a> WorkingSet<'a> {
         let migration_threshold = i32::try_from(meta.migration_threshold)
             .unwrap_or(INF)
             .min(INF);
-        let suffix = match instance {
-            Some(i) => format!("{}:{}", res.id, i),
-            None => res.id.clone(),
+        let instance_id = match instance {
+            Some(i) => {
+                let start = self.instance_names.len();
+                let _ = write!(self.instance_names, "{}:{}", res.id, i);
+                start..self.instance_names.len()
+            }
+            None => 0..0,
         };
         let n = self.nodes.len();
         // Symmetric clusters start every resource at each node's base
         // score (the node's `score` attribute).
-        let allowed: Vec<i32> = if self.symmetric {
-            cluster.nodes.iter().map(|n| n.score.value()).collect()
+        if self.symmetric {
+            self.allowed_table
+                .extend(cluster.nodes.iter().map(|n| n.score.value()));
         } else {
-            vec![ABSENT; n]
-        };
+            self.allowed_table.extend(std::iter::repeat(ABSENT).take(n));
+        }
         let rsc = Rsc {
-            id: suffix,
+            instance_id,
             clone_name: None,
             model: id,
             instance,
@@ -568,25 +607,46 @@ impl<'a> WorkingSet<'a> {
             exclusive_discover: false,
             promotion_constrained: false,
             promotion_added: false,
-            allowed,
-            count: vec![0; n],
+            // Only a clone's counts are read (instances per node); other
+            // resources keep none.
+            count: if variant == Variant::Clone {
+                vec![0; n]
+            } else {
+                Vec::new()
+            },
             discover: Vec::new(),
             allocated_to: None,
             allocated_weight: 0,
             this_with: Vec::new(),
             with_this: Vec::new(),
             locations: Vec::new(),
-            actions: Vec::new(),
-            monitors: Vec::new(),
+            actions: Few::new(),
+            monitors: Few::new(),
             sort_index: 0,
             fail_counts: Vec::new(),
         };
         let ix = self.rscs.len();
         self.rscs.push(rsc);
+        self.changes.push(0);
         if id.0 < self.by_model.len() {
             self.by_model[id.0].push(ix);
         }
         ix
+    }
+
+    /// A resource's name: `rsc`, or `rsc:2` for a clone instance.
+    pub fn rsc_id(&self, rsc: RscIx) -> &str {
+        let r = &self.rscs[rsc];
+        if r.instance.is_some() {
+            self.instance_names
+                .get(r.instance_id.clone())
+                .unwrap_or_default()
+        } else {
+            self.cluster
+                .resources
+                .get(r.model.0)
+                .map_or("", |m| m.id.as_str())
+        }
     }
 
     /// The settings of the nearest clone at or above `rsc`.
@@ -624,6 +684,19 @@ impl<'a> WorkingSet<'a> {
                 None => return false,
             }
         }
+    }
+
+    /// `rsc`'s allowed-node scores, one per node ([`ABSENT`] where the node
+    /// is not allowed).
+    pub fn allowed(&self, rsc: RscIx) -> &[i32] {
+        let n = self.nodes.len();
+        &self.allowed_table[rsc * n..(rsc + 1) * n]
+    }
+
+    /// `rsc`'s allowed-node scores, to change.
+    pub fn allowed_mut(&mut self, rsc: RscIx) -> &mut [i32] {
+        let n = self.nodes.len();
+        &mut self.allowed_table[rsc * n..(rsc + 1) * n]
     }
 
     /// Whether a node can run resources, optionally also requiring a
@@ -670,7 +743,7 @@ impl<'a> WorkingSet<'a> {
         }
         // A node not allowed yet enters with its own weight.
         let base = self.node_weight(node);
-        let slot = &mut self.rscs[rsc].allowed[node];
+        let slot = &mut self.allowed_mut(rsc)[node];
         *slot = if *slot == ABSENT {
             add(base, score)
         } else {
@@ -696,12 +769,12 @@ impl<'a> WorkingSet<'a> {
     /// Adds `score` to existing allowed entries of `rsc` and its
     /// descendants (`common_update_score`).
     pub fn update_score(&mut self, rsc: RscIx, node: NodeIx, score: i32) {
-        let slot = &mut self.rscs[rsc].allowed[node];
+        let slot = &mut self.allowed_mut(rsc)[node];
         if *slot != ABSENT {
             *slot = add(*slot, score);
         }
-        let children = self.rscs[rsc].children.clone();
-        for c in children {
+        for i in 0..self.rscs[rsc].children.len() {
+            let c = self.rscs[rsc].children[i];
             self.update_score(c, node, score);
         }
     }
@@ -742,39 +815,47 @@ impl<'a> WorkingSet<'a> {
     }
 
     /// Nodes a resource (or its descendants) is on: currently running
-    /// (`current`) or assigned (`native_location`). Returns the list.
-    pub fn locations(&self, rsc: RscIx, current: bool) -> Vec<NodeIx> {
-        let mut out = Vec::new();
-        self.collect_locations(rsc, current, &mut out);
-        out
-    }
-
-    fn collect_locations(&self, rsc: RscIx, current: bool, out: &mut Vec<NodeIx>) {
-        let r = &self.rscs[rsc];
-        if !r.children.is_empty() {
-            for &c in &r.children {
-                self.collect_locations(c, current, out);
-            }
-        } else if current {
-            for &n in &r.running_on {
-                if !out.contains(&n) {
-                    out.push(n);
-                }
-            }
-        } else if let Some(n) = r.allocated_to {
+    /// (`current`) or assigned (`native_location`), each once.
+    pub fn locations(&self, rsc: RscIx, current: bool) -> Few<4> {
+        let mut out = Few::new();
+        self.for_each_location(rsc, current, &mut |n| {
             if !out.contains(&n) {
                 out.push(n);
             }
+        });
+        out
+    }
+
+    /// Calls `f` with every node of every primitive at or under `rsc`
+    /// (repeats included).
+    fn for_each_location(&self, rsc: RscIx, current: bool, f: &mut impl FnMut(NodeIx)) {
+        let r = &self.rscs[rsc];
+        if !r.children.is_empty() {
+            for &c in &r.children {
+                self.for_each_location(c, current, f);
+            }
+        } else if current {
+            for &n in &r.running_on {
+                f(n);
+            }
+        } else if let Some(n) = r.allocated_to {
+            f(n);
         }
     }
 
     /// The single node of [`Self::locations`], if exactly one.
     pub fn location(&self, rsc: RscIx, current: bool) -> Option<NodeIx> {
-        let l = self.locations(rsc, current);
-        if l.len() == 1 {
-            Some(l[0])
-        } else {
+        let mut only = None;
+        let mut several = false;
+        self.for_each_location(rsc, current, &mut |n| match only {
+            None => only = Some(n),
+            Some(o) if o != n => several = true,
+            Some(_) => {}
+        });
+        if several {
             None
+        } else {
+            only
         }
     }
 
@@ -845,7 +926,7 @@ impl<'a> WorkingSet<'a> {
             return;
         }
         for n in 0..self.nodes.len() {
-            let w = self.rscs[rsc].allowed[n];
+            let w = self.allowed(rsc)[n];
             if w != ABSENT {
                 self.scores.push((stage, rsc, n, w));
             }
@@ -855,6 +936,28 @@ impl<'a> WorkingSet<'a> {
             self.show_scores(stage, c);
         }
     }
+}
+
+/// About how many working resources [`WorkingSet::new`] builds (clones
+/// expand into instances), so the list is allocated once.
+fn expected_resources(cluster: &Cluster) -> usize {
+    let nodes = cluster.nodes.len().max(1);
+    let mut total = cluster.resources.len();
+    for r in &cluster.resources {
+        if let ResourceKind::Clone(c) = &r.kind {
+            let per_node = c.clone_node_max.max(1) as usize;
+            let instances = c
+                .clone_max
+                .map_or(nodes, |m| m as usize)
+                .min(nodes.saturating_mul(per_node).saturating_add(64));
+            let size = match cluster.resources.get(c.child.0).map(|r| &r.kind) {
+                Some(ResourceKind::Group(g)) => 1 + g.members.len(),
+                _ => 1,
+            };
+            total = total.saturating_add(instances.saturating_mul(size));
+        }
+    }
+    total
 }
 
 /// The `master-<name>` node attributes (promotion scores), by name.

@@ -1,0 +1,586 @@
+//! Cluster Test Suite scenarios on the simulated cluster (tests/sim).
+
+mod sim;
+
+use std::collections::BTreeSet;
+use std::time::Duration;
+
+use ironbeat_cluster::{AdminReply, AdminRequest, Event, OpKind};
+use sim::{Setup, Sim};
+
+const S: Duration = Duration::from_secs(1);
+
+fn started(names: &[&str], rscs: &[&str], setup: impl FnOnce(&mut Setup)) -> Sim {
+    let mut s = Setup::new(names, rscs);
+    setup(&mut s);
+    let mut sim = Sim::new(s);
+    for n in names {
+        sim.start(n);
+    }
+    let rscs: Vec<String> = rscs.iter().map(|s| s.to_string()).collect();
+    let ok = sim.run_until(10 * S, |sim| rscs.iter().all(|r| sim.owners(r).len() == 1));
+    assert!(ok, "resources not placed:\n{}", sim.dump());
+    sim
+}
+
+fn dc_of(sim: &mut Sim, n: &str) -> Option<String> {
+    sim.node(n).status().dc
+}
+
+#[test]
+fn two_node_simultaneous_start_places_the_vip_once() {
+    let mut sim = started(&["a", "b"], &["vip"], |_| {});
+    sim.run(3 * S);
+    assert_eq!(sim.owners("vip").len(), 1);
+    assert_eq!(dc_of(&mut sim, "a"), Some("a".into()));
+    assert_eq!(dc_of(&mut sim, "b"), Some("a".into()));
+    let st = sim.node("b").status();
+    assert!(st.quorum);
+    assert_eq!(st.resources[0].running_on.len(), 1);
+    // Started exactly once, never stopped.
+    let starts: usize = ["a", "b"]
+        .iter()
+        .map(|n| sim.count(n, "vip", OpKind::Start))
+        .sum();
+    assert_eq!(starts, 1, "{}", sim.dump());
+}
+
+#[test]
+fn two_node_waits_for_all_before_the_first_quorum() {
+    let mut sim = Sim::new(Setup::new(&["a", "b"], &["vip"]));
+    sim.start("a");
+    sim.run(3 * S);
+    assert!(sim.owners("vip").is_empty(), "{}", sim.dump());
+    assert!(!sim.node("a").status().quorum);
+    sim.start("b");
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip").len() == 1),
+        "{}",
+        sim.dump()
+    );
+}
+
+#[test]
+fn three_node_start_and_one_by_one() {
+    let mut sim = Sim::new(Setup::new(&["a", "b", "c"], &["vip", "web"]));
+    sim.start("c");
+    sim.run(2 * S);
+    // Alone: no quorum (1 of 3 votes), nothing starts.
+    assert!(sim.owners("vip").is_empty());
+    sim.start("b");
+    assert!(sim.run_until(5 * S, |s| s.owners("vip").len() == 1
+        && s.owners("web").len() == 1));
+    let dc = dc_of(&mut sim, "b");
+    sim.start("a");
+    sim.run(3 * S);
+    // The incumbent keeps the role when a lower name joins.
+    assert_eq!(dc_of(&mut sim, "a"), dc);
+    assert_eq!(dc_of(&mut sim, "c"), dc);
+    assert_eq!(sim.node("a").status().epoch, sim.node("c").status().epoch);
+}
+
+#[test]
+fn kill_of_the_active_node_fences_before_recovery() {
+    let mut sim = started(&["a", "b"], &["vip"], |_| {});
+    let owner = sim.owners("vip")[0].clone();
+    let other = if owner == "a" { "b" } else { "a" }.to_string();
+    sim.kill(&owner);
+    assert!(
+        sim.run_until(10 * S, |s| s.owners("vip") == vec![other.clone()]),
+        "{}",
+        sim.dump()
+    );
+    assert_eq!(sim.unfenced_recoveries, 0);
+    assert_eq!(sim.fenced.len(), 1);
+    assert_eq!(sim.fenced[0].2, owner);
+    let st = sim.node(&other).status();
+    assert_eq!(st.dc.as_deref(), Some(other.as_str()));
+    assert_eq!(st.fencing.len(), 1);
+}
+
+#[test]
+fn dc_death_reelects_within_one_deadtime() {
+    let mut sim = started(&["a", "b", "c"], &["vip"], |_| {});
+    sim.run(S);
+    assert_eq!(dc_of(&mut sim, "b"), Some("a".into()));
+    let t = sim.elapsed();
+    sim.kill("a");
+    assert!(
+        sim.run_until(5 * S, |s| s.daemons["b"].as_ref().is_some_and(|n| n
+            .status()
+            .dc
+            .as_deref()
+            == Some("b")))
+    );
+    assert!(
+        sim.elapsed() - t <= sim::DEADTIME + 2 * sim::TICK,
+        "{:?}",
+        sim.elapsed() - t
+    );
+    assert_eq!(dc_of(&mut sim, "c"), Some("b".into()));
+    // a is fenced, its VIP (if it had it) recovered after that.
+    assert!(sim.run_until(10 * S, |s| s.owners("vip").len() == 1
+        && !s.powered.contains("a")));
+    assert_eq!(sim.unfenced_recoveries, 0);
+}
+
+#[test]
+fn all_links_cut_leaves_exactly_one_owner_and_the_holder_wins() {
+    let mut sim = started(&["a", "b"], &["vip"], |_| {});
+    let owner = sim.owners("vip")[0].clone();
+    let other = if owner == "a" { "b" } else { "a" }.to_string();
+    sim.cut("a", "b");
+    sim.run(10 * S);
+    assert_eq!(sim.owners("vip"), vec![owner.clone()], "{}", sim.dump());
+    assert_eq!(sim.fenced.len(), 1, "{}", sim.dump());
+    assert_eq!(sim.fenced[0].2, other);
+    assert_eq!(sim.count(&owner, "vip", OpKind::Stop), 0);
+}
+
+#[test]
+fn standby_and_takeover_hand_over_without_double_ownership() {
+    let mut sim = started(&["a", "b"], &["vip", "web"], |_| {});
+    let owner = sim.owners("vip")[0].clone();
+    let other = if owner == "a" { "b" } else { "a" }.to_string();
+    let reply = sim.admin(&owner, AdminRequest::Standby);
+    assert!(matches!(reply, AdminReply::Accepted(_)), "{reply:?}");
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip") == vec![other.clone()]
+            && s.owners("web") == vec![other.clone()]),
+        "{}",
+        sim.dump()
+    );
+    // Takeover from the standby node (a follower forwards it to the DC).
+    let reply = sim.admin(&owner, AdminRequest::Takeover);
+    assert!(matches!(reply, AdminReply::Accepted(_)), "{reply:?}");
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip") == vec![owner.clone()]
+            && s.owners("web") == vec![owner.clone()]),
+        "{}",
+        sim.dump()
+    );
+    assert_eq!(sim.double_active_ticks, 0);
+}
+
+#[test]
+fn monitor_failure_restarts_in_place_then_moves_after_the_threshold() {
+    let mut sim = started(&["a", "b"], &["vip"], |s| s.migration_threshold = 2);
+    let owner = sim.owners("vip")[0].clone();
+    let other = if owner == "a" { "b" } else { "a" }.to_string();
+    sim.kill_rsc.insert((owner.clone(), "vip".into()));
+    assert!(
+        sim.run_until(5 * S, |s| s.count(&owner, "vip", OpKind::Start) == 2),
+        "{}",
+        sim.dump()
+    );
+    assert_eq!(sim.owners("vip"), vec![owner.clone()]);
+    sim.run(S);
+    sim.kill_rsc.insert((owner.clone(), "vip".into()));
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip") == vec![other.clone()]),
+        "{}",
+        sim.dump()
+    );
+    let st = sim.node(&other).status();
+    assert_eq!(st.resources[0].fail_counts, vec![(owner.clone(), 2)]);
+}
+
+#[test]
+fn partition_heal_keeps_the_winners_vip_up() {
+    let mut sim = started(&["a", "b"], &["vip"], |s| s.fencing = false);
+    let owner = sim.owners("vip")[0].clone();
+    sim.allow_double = true;
+    sim.cut("a", "b");
+    // Without fencing each side recovers: the VIP runs on both.
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip").len() == 2),
+        "{}",
+        sim.dump()
+    );
+    assert!(sim
+        .events
+        .iter()
+        .any(|(_, _, e)| matches!(e, Event::RecoveryWithoutFencing(_))));
+    sim.heal();
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip").len() == 1),
+        "{}",
+        sim.dump()
+    );
+    let keeper = sim.owners("vip")[0].clone();
+    // The survivor's copy was never stopped: the VIP stayed up there.
+    assert_eq!(sim.count(&keeper, "vip", OpKind::Stop), 0, "{}", sim.dump());
+    let _ = owner;
+    // Bounded: resolved within a few seconds of the heal.
+    assert!(sim.double_active_ticks < 800, "{}", sim.double_active_ticks);
+    sim.run(3 * S);
+    assert_eq!(sim.owners("vip").len(), 1);
+    assert_eq!(dc_of(&mut sim, "a"), dc_of(&mut sim, "b"));
+}
+
+#[test]
+fn a_joiner_already_running_a_resource_is_probed_not_started_twice() {
+    let mut sim = Sim::new(Setup::new(&["a", "b"], &["vip"]));
+    sim.running.get_mut("b").unwrap().insert("vip".into());
+    sim.start("a");
+    sim.run(S);
+    sim.start("b");
+    sim.run(5 * S);
+    assert_eq!(sim.owners("vip"), vec!["b".to_string()], "{}", sim.dump());
+    assert_eq!(
+        sim.count("a", "vip", OpKind::Start) + sim.count("b", "vip", OpKind::Start),
+        0
+    );
+}
+
+#[test]
+fn flip_stop_and_start_one_node() {
+    let mut sim = started(&["a", "b", "c"], &["vip"], |s| s.fencing = false);
+    let owner = sim.owners("vip")[0].clone();
+    // A clean stop: the operator stops the daemon after its resources moved.
+    let reply = sim.admin(&owner, AdminRequest::Standby);
+    assert!(matches!(reply, AdminReply::Accepted(_)));
+    assert!(sim.run_until(5 * S, |s| s.owners("vip").len() == 1
+        && s.owners("vip")[0] != owner));
+    sim.kill(&owner);
+    sim.run(2 * S);
+    assert_eq!(sim.owners("vip").len(), 1);
+    sim.start(&owner);
+    sim.run(3 * S);
+    assert_eq!(sim.owners("vip").len(), 1);
+    assert!(sim.node(&owner).status().nodes.iter().all(|n| n.member));
+}
+
+#[test]
+fn a_member_with_another_configuration_is_refused() {
+    let mut setup = Setup::new(&["a", "b", "c"], &["vip"]);
+    setup.fencing = false;
+    let mut sim = Sim::new(setup);
+    sim.digests.insert("c".into(), 7);
+    for n in ["a", "b", "c"] {
+        sim.start(n);
+    }
+    sim.run(3 * S);
+    let st = sim.node("a").status();
+    let c = st.nodes.iter().find(|n| n.name == "c").unwrap();
+    assert!(!c.member && c.config_mismatch);
+    assert!(sim.events.iter().any(|(_, n, e)| n == "a"
+        && matches!(e, Event::ConfigMismatch { node, ours: 42, theirs: 7 } if node == "c")));
+    assert_eq!(sim.owners("vip").len(), 1);
+}
+
+#[test]
+fn an_isolated_node_without_quorum_stops_and_the_majority_recovers_after_fencing() {
+    let mut sim = started(&["a", "b", "c"], &["vip"], |_| {});
+    sim.run(S);
+    let owner = sim.owners("vip")[0].clone();
+    let others: Vec<String> = ["a", "b", "c"]
+        .iter()
+        .filter(|n| **n != owner)
+        .map(|n| n.to_string())
+        .collect();
+    for o in &others {
+        sim.cut(&owner, o);
+    }
+    assert!(
+        sim.run_until(10 * S, |s| s.owners("vip").len() == 1
+            && s.owners("vip")[0] != owner),
+        "{}",
+        sim.dump()
+    );
+    // The minority lost quorum and stopped its copy (no-quorum-policy stop)
+    // before it was fenced, or was fenced first.
+    assert_eq!(sim.fenced.len(), 1);
+    assert_eq!(sim.fenced[0].2, owner);
+    assert_eq!(sim.unfenced_recoveries, 0);
+}
+
+#[test]
+fn no_quorum_policy_freeze_keeps_what_runs() {
+    let mut sim = started(&["a", "b", "c"], &["vip"], |s| {
+        s.fencing = false;
+        s.no_quorum_policy = ironbeat_crm::model::NoQuorumPolicy::Freeze;
+    });
+    sim.run(S);
+    let owner = sim.owners("vip")[0].clone();
+    sim.allow_double = true;
+    for o in ["a", "b", "c"] {
+        if o != owner {
+            sim.cut(&owner, o);
+        }
+    }
+    sim.run(3 * S);
+    assert!(!sim.node(&owner).status().quorum);
+    assert!(sim.owners("vip").contains(&owner), "{}", sim.dump());
+    assert_eq!(sim.count(&owner, "vip", OpKind::Stop), 0);
+}
+
+#[test]
+fn no_quorum_policy_stop_stops_what_runs() {
+    let mut sim = started(&["a", "b", "c"], &["vip"], |s| s.fencing = false);
+    sim.run(S);
+    let owner = sim.owners("vip")[0].clone();
+    sim.allow_double = true;
+    for o in ["a", "b", "c"] {
+        if o != owner {
+            sim.cut(&owner, o);
+        }
+    }
+    sim.run(3 * S);
+    assert_eq!(sim.count(&owner, "vip", OpKind::Stop), 1, "{}", sim.dump());
+    assert_eq!(sim.owners("vip").len(), 1);
+    assert_ne!(sim.owners("vip")[0], owner);
+}
+
+#[test]
+fn auto_failback_follows_stickiness() {
+    // Preferred node a (score 50). Stickiness 0: the VIP fails back to a.
+    let mut sim = started(&["a", "b"], &["vip"], |s| {
+        s.preferred = Some(("a".into(), 50));
+        s.stickiness = 0;
+    });
+    assert_eq!(sim.owners("vip"), vec!["a".to_string()]);
+    sim.kill("a");
+    assert!(sim.run_until(10 * S, |s| s.owners("vip") == vec!["b".to_string()]));
+    sim.start("a");
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip") == vec!["a".to_string()]),
+        "{}",
+        sim.dump()
+    );
+    // Stickiness above the preference: it stays on b.
+    let mut sim = started(&["a", "b"], &["vip"], |s| {
+        s.preferred = Some(("a".into(), 50));
+        s.stickiness = 100;
+    });
+    sim.kill("a");
+    assert!(sim.run_until(10 * S, |s| s.owners("vip") == vec!["b".to_string()]));
+    sim.start("a");
+    sim.run(5 * S);
+    assert_eq!(sim.owners("vip"), vec!["b".to_string()]);
+}
+
+#[test]
+fn resource_stop_start_move_and_cleanup() {
+    let mut sim = started(&["a", "b", "c"], &["vip"], |s| s.migration_threshold = 1);
+    let r = sim.admin("c", AdminRequest::ResourceStop("vip".into()));
+    assert!(matches!(r, AdminReply::Accepted(_)), "{r:?}");
+    assert!(sim.run_until(5 * S, |s| s.owners("vip").is_empty()));
+    sim.admin("b", AdminRequest::ResourceStart("vip".into()));
+    assert!(sim.run_until(5 * S, |s| s.owners("vip").len() == 1));
+    sim.admin(
+        "b",
+        AdminRequest::ResourceMove {
+            resource: "vip".into(),
+            node: "c".into(),
+        },
+    );
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip") == vec!["c".to_string()]),
+        "{}",
+        sim.dump()
+    );
+    // A failure bans c (threshold 1); cleanup lifts the ban and the move
+    // brings it back.
+    sim.kill_rsc.insert(("c".into(), "vip".into()));
+    assert!(sim.run_until(5 * S, |s| s.owners("vip").len() == 1
+        && s.owners("vip")[0] != "c"));
+    sim.admin("a", AdminRequest::ResourceCleanup("vip".into()));
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip") == vec!["c".to_string()]),
+        "{}",
+        sim.dump()
+    );
+    // Unknown names are refused with the list.
+    let r = sim.admin("a", AdminRequest::ResourceStop("nope".into()));
+    assert!(
+        matches!(&r, AdminReply::Refused(m) if m.contains("vip")),
+        "{r:?}"
+    );
+    let r = sim.admin(
+        "a",
+        AdminRequest::ResourceMove {
+            resource: "vip".into(),
+            node: "zz".into(),
+        },
+    );
+    assert!(
+        matches!(&r, AdminReply::Refused(m) if m.contains("a, b, c")),
+        "{r:?}"
+    );
+    assert_eq!(sim.double_active_ticks, 0);
+}
+
+#[test]
+fn simultaneous_start_of_three_elects_one_dc() {
+    let mut sim = started(&["a", "b", "c"], &["r1", "r2", "r3"], |_| {});
+    sim.run(2 * S);
+    let dcs: Vec<Option<String>> = ["a", "b", "c"].iter().map(|n| dc_of(&mut sim, n)).collect();
+    assert!(dcs.iter().all(|d| d.as_deref() == Some("a")), "{dcs:?}");
+    // Load spreading: one resource per node.
+    let mut owners: Vec<String> = ["r1", "r2", "r3"]
+        .iter()
+        .map(|r| sim.owners(r)[0].clone())
+        .collect();
+    owners.sort();
+    assert_eq!(owners, vec!["a", "b", "c"]);
+}
+
+/// Random kills, restarts, cuts, heals, standbys and resource failures on
+/// three nodes with fencing, message loss and jitter: at no simulated
+/// instant does a resource run on two powered nodes, nothing is recovered
+/// from an unfenced node, and once everything is healed and restarted every
+/// resource runs exactly once.
+#[test]
+fn random_faults_keep_the_invariants_three_nodes() {
+    random_faults(&["a", "b", "c"], 1..=seeds(60));
+}
+
+#[test]
+fn random_faults_keep_the_invariants_two_nodes() {
+    random_faults(&["a", "b"], 1..=seeds(60));
+}
+
+/// Seeds to run: IRONBEAT_SIM_SEEDS overrides the default count.
+fn seeds(default: u64) -> u64 {
+    std::env::var("IRONBEAT_SIM_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+fn random_faults(names: &[&str], seeds: std::ops::RangeInclusive<u64>) {
+    for seed in seeds {
+        let mut setup = Setup::new(names, &["r1", "r2", "r3"]);
+        setup.migration_threshold = 3;
+        let mut sim = Sim::new(setup);
+        sim.seed(seed);
+        sim.loss_percent = 5;
+        sim.jitter = Duration::from_millis(20);
+        for &n in names {
+            sim.start(n);
+        }
+        sim.run(2 * S);
+        for _ in 0..30 {
+            let n = names[(sim.random() % names.len() as u64) as usize].to_string();
+            match sim.random() % 7 {
+                0 if sim.daemons[&n].is_some() => sim.kill(&n),
+                1 if sim.daemons[&n].is_none() => sim.start(&n),
+                2 => {
+                    let m = names[(sim.random() % names.len() as u64) as usize].to_string();
+                    if m != n {
+                        sim.cut(&n, &m);
+                    }
+                }
+                3 => sim.heal(),
+                4 if sim.daemons[&n].is_some() => {
+                    let req = if sim.random() % 2 == 0 {
+                        AdminRequest::Standby
+                    } else {
+                        AdminRequest::Online
+                    };
+                    sim.admin(&n, req);
+                }
+                5 => {
+                    let r = ["r1", "r2", "r3"][(sim.random() % 3) as usize].to_string();
+                    sim.kill_rsc.insert((n, r));
+                }
+                _ => {}
+            }
+            let wait = 200 + sim.random() % 1500;
+            sim.run(Duration::from_millis(wait));
+        }
+        sim.heal();
+        sim.kill_rsc.clear();
+        for &n in names {
+            if sim.daemons[n].is_some() {
+                sim.admin(n, AdminRequest::Online);
+            }
+        }
+        // Restart what is down (a fencing still in flight may take a node
+        // down again: restart until every daemon stays up).
+        for _ in 0..4 {
+            sim.run(3 * S);
+            for &n in names {
+                if sim.daemons[n].is_none() {
+                    sim.start(n);
+                }
+            }
+        }
+        for &n in names {
+            sim.admin(n, AdminRequest::Online);
+            for r in ["r1", "r2", "r3"] {
+                sim.admin(n, AdminRequest::ResourceCleanup(r.into()));
+            }
+        }
+        let ok = sim.run_until(20 * S, |s| {
+            s.daemons.values().all(|d| d.is_some())
+                && ["r1", "r2", "r3"].iter().all(|r| s.owners(r).len() == 1)
+        });
+        assert!(
+            ok,
+            "seed {seed}: not every resource runs once:\n{}",
+            sim.dump()
+        );
+        assert_eq!(sim.unfenced_recoveries, 0, "seed {seed}");
+        sim.run(3 * S);
+        assert!(
+            ["r1", "r2", "r3"].iter().all(|r| sim.owners(r).len() == 1),
+            "seed {seed}: a resource stopped again:\n{}",
+            sim.dump()
+        );
+        let dcs: BTreeSet<Option<String>> = names.iter().map(|n| dc_of(&mut sim, n)).collect();
+        assert_eq!(dcs.len(), 1, "seed {seed}: {dcs:?}\n{}", sim.dump());
+    }
+}
+
+#[test]
+fn a_start_whose_result_never_comes_times_out_and_recovers_elsewhere() {
+    let mut setup = Setup::new(&["a", "b"], &["vip"]);
+    setup.fencing = true;
+    let mut sim = Sim::new(setup);
+    sim.hang_next_start = true;
+    sim.start("a");
+    sim.start("b");
+    // The start ran (the VIP is up there) but nobody heard of it.
+    assert!(sim.run_until(S, |s| !s.hang_next_start));
+    let first = sim.owners("vip");
+    assert_eq!(first.len(), 1);
+    // Default op timeout 5 s + deadtime: the node reports a timeout, the
+    // failed start is stopped there and the VIP starts on the other node.
+    assert!(
+        sim.run_until(10 * S, |s| s.owners("vip").len() == 1
+            && s.owners("vip") != first),
+        "{}",
+        sim.dump()
+    );
+    assert!(sim.events.iter().any(|(_, _, e)| matches!(
+        e,
+        Event::OpFailed {
+            kind: OpKind::Start,
+            outcome: ironbeat_cluster::OpOutcome::TimedOut,
+            ..
+        }
+    )));
+    assert_eq!(sim.count(&first[0], "vip", OpKind::Stop), 1);
+}
+
+#[test]
+fn no_quorum_policy_ignore_carries_on() {
+    let mut sim = started(&["a", "b", "c"], &["vip"], |s| {
+        s.fencing = false;
+        s.no_quorum_policy = ironbeat_crm::model::NoQuorumPolicy::Ignore;
+    });
+    sim.run(S);
+    let owner = sim.owners("vip")[0].clone();
+    sim.allow_double = true;
+    for o in ["a", "b", "c"] {
+        if o != owner {
+            sim.cut(&owner, o);
+        }
+    }
+    sim.run(3 * S);
+    assert!(!sim.node(&owner).status().quorum);
+    assert_eq!(sim.count(&owner, "vip", OpKind::Stop), 0);
+    assert!(sim.owners("vip").contains(&owner));
+}
