@@ -80,7 +80,7 @@ fi
 printf '\n==== steps\n'
 printf '  %s\n' "${RESULTS[@]}"
 if [ "${skipped:-0}" -gt 0 ]; then
-  printf '\n  hardware tests skipped (need root): %s — see "SKIPPED:" lines in %s\n' "$skipped" "$TEST_LOG"
+  printf '\n  hardware tests skipped (each says why: root, or a peer this machine lacks): %s — see "SKIPPED:" lines in %s\n' "$skipped" "$TEST_LOG"
 fi
 VERDICT=PASS; [ "$FAILED" -eq 0 ] || VERDICT=FAIL
 echo
