@@ -76,6 +76,11 @@ impl Op {
         }
     }
 
+    /// This op's bit in a resource's `ops`.
+    pub fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+
     /// The action name as Pacemaker spells it.
     pub fn name(self) -> &'static str {
         match self {
@@ -275,6 +280,7 @@ impl WorkingSet<'_> {
                 });
                 if let Some(r) = rsc {
                     self.rsc_list_mut(r, op).push(ix);
+                    self.rscs[r].ops |= op.bit();
                     self.action_changed(ix);
                 }
                 ix
@@ -426,6 +432,9 @@ impl WorkingSet<'_> {
         node: Option<NodeIx>,
     ) -> Few<4> {
         let mut out = Few::new();
+        if self.rscs[rsc].ops & op.bit() == 0 {
+            return out;
+        }
         for i in 0..self.rsc_list(rsc, op).len() {
             let a = self.rsc_list(rsc, op)[i];
             let act = &self.actions[a];
@@ -474,6 +483,9 @@ impl WorkingSet<'_> {
         node: Option<NodeIx>,
     ) -> Option<ActIx> {
         let mut found = None;
+        if self.rscs[rsc].ops & op.bit() == 0 {
+            return found;
+        }
         for i in 0..self.rsc_list(rsc, op).len() {
             let a = self.rsc_list(rsc, op)[i];
             let act = &self.actions[a];
@@ -498,6 +510,9 @@ impl WorkingSet<'_> {
     /// The newest action of `rsc` with this op on `node` (any node when
     /// None) (`find_first_action`).
     pub fn find_first_action(&self, rsc: RscIx, op: Op, node: Option<NodeIx>) -> Option<ActIx> {
+        if self.rscs[rsc].ops & op.bit() == 0 {
+            return None;
+        }
         self.rsc_list(rsc, op).iter().rev().copied().find(|&a| {
             let act = &self.actions[a];
             act.op == op
@@ -1181,6 +1196,7 @@ impl WorkingSet<'_> {
             after: NO_EDGE,
         });
         self.rscs[rsc].monitors.push(probe);
+        self.rscs[rsc].ops |= Op::Monitor.bit();
         self.action_changed(probe);
         self.update_action_runnable(probe);
         let target = if self.is_clone(top) { top } else { rsc };

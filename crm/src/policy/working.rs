@@ -155,6 +155,10 @@ pub(super) struct Rsc {
     pub locations: Vec<LocIx>,
     /// Actions other than monitors, oldest first.
     pub actions: Few<3>,
+    /// The ops of `actions` and `monitors` (bits of [`super::actions::Op::bit`]):
+    /// a lookup of an op the resource has no action for (the stop of a
+    /// resource that is not running, most of them) reads no action.
+    pub ops: u16,
     /// Probes and recurring monitors, oldest first.
     pub monitors: Few<3>,
     pub sort_index: i32,
@@ -316,6 +320,7 @@ impl<'a> WorkingSet<'a> {
             matches!(&r.kind, ResourceKind::Primitive(p) if p.class.eq_ignore_ascii_case("stonith"))
         });
 
+        let expected = expected_resources(cluster);
         let mut ws = WorkingSet {
             cluster,
             now,
@@ -325,11 +330,9 @@ impl<'a> WorkingSet<'a> {
             record_scores: true,
             instance_coloc: Vec::new(),
             promotion_attrs: promotion_attributes(cluster),
-            rscs: Vec::with_capacity(expected_resources(cluster)),
+            rscs: Vec::with_capacity(expected),
             instance_names: String::new(),
-            allowed_table: Vec::with_capacity(
-                expected_resources(cluster).saturating_mul(cluster.nodes.len()),
-            ),
+            allowed_table: Vec::with_capacity(expected.saturating_mul(cluster.nodes.len())),
             top: Vec::new(),
             top_config: Vec::new(),
             by_model: vec![Few::new(); cluster.resources.len()],
@@ -340,7 +343,7 @@ impl<'a> WorkingSet<'a> {
             edges: Vec::new(),
             probes: Vec::new(),
             clone_min_names: Vec::new(),
-            changes: Vec::new(),
+            changes: Vec::with_capacity(expected),
             summary_slots: Vec::new(),
             summaries: Vec::new(),
             stack: Vec::new(),
@@ -621,6 +624,7 @@ impl<'a> WorkingSet<'a> {
             with_this: Vec::new(),
             locations: Vec::new(),
             actions: Few::new(),
+            ops: 0,
             monitors: Few::new(),
             sort_index: 0,
             fail_counts: Vec::new(),
