@@ -10,80 +10,10 @@
 //! then `-i db_monitor_10000@node1=1 -I` to record a monitor failure), so its
 //! history carries real operation digests.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
-const IRONBEAT: &str = env!("CARGO_BIN_EXE_ironbeat");
-
-const OK: i32 = 0;
-const FAILURE: i32 = 1;
-const USAGE: i32 = 2;
-const CONFIG: i32 = 3;
-
-/// What a run printed and returned.
-#[derive(Debug)]
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    #[track_caller]
-    fn expect(&self, code: i32) {
-        assert_eq!(
-            self.code, code,
-            "exit code {} instead of {code}\nstdout:\n{}\nstderr:\n{}",
-            self.code, self.stdout, self.stderr
-        );
-    }
-}
-
-/// Runs `program args` with `stdin`, killing it (by PID) after 60 s.
-fn run(program: &str, args: &[&str], stdin: Option<&[u8]>) -> Outcome {
-    let mut child = Command::new(program)
-        .args(args)
-        .env("LC_ALL", "C")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{program}: {e}"));
-    if let Some(bytes) = stdin {
-        let mut pipe = child.stdin.take().unwrap();
-        pipe.write_all(bytes).unwrap();
-    }
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        if child.try_wait().unwrap().is_some() {
-            break;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("{program} {args:?} did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let out = child.wait_with_output().unwrap();
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
-fn simulate(args: &[&str]) -> Outcome {
-    let mut all = vec!["crm", "simulate"];
-    all.extend_from_slice(args);
-    run(IRONBEAT, &all, None)
-}
+mod common;
+use common::{run, simulate, CONFIG, FAILURE, IRONBEAT, OK, USAGE};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/crm/two-node-failed.xml")

@@ -15,19 +15,15 @@
 
 use std::collections::{BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use ironbeat::config::to_crm::{load_ha_d_crm, load_native_crm, native_to_crm};
 use ironbeat_crm::model::{Cluster, ResourceId, Task};
 use ironbeat_crm::transition::{Action, Transition};
 use ironbeat_crm::{cib, policy, simulate};
 
-const IRONBEAT: &str = env!("CARGO_BIN_EXE_ironbeat");
-
-const OK: i32 = 0;
-const USAGE: i32 = 2;
-const CONFIG: i32 = 3;
+mod common;
+use common::{simulate, CONFIG, OK, USAGE};
 
 /// Failures are judged at this time (there are none; fixed for determinism).
 const NOW: i64 = 1_700_000_000;
@@ -755,53 +751,6 @@ fn resources_are_configured_in_one_place() {
         .unwrap()
         .resources
         .is_empty());
-}
-
-/// What a run printed and returned.
-#[derive(Debug)]
-struct Outcome {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-impl Outcome {
-    #[track_caller]
-    fn expect(&self, code: i32) {
-        assert_eq!(
-            self.code, code,
-            "exit code {} instead of {code}\nstdout:\n{}\nstderr:\n{}",
-            self.code, self.stdout, self.stderr
-        );
-    }
-}
-
-/// Runs `ironbeat crm simulate ARGS`, killing it (by PID) after 60 s.
-fn simulate(args: &[&str]) -> Outcome {
-    let mut child = Command::new(IRONBEAT)
-        .args(["crm", "simulate"])
-        .args(args)
-        .env("LC_ALL", "C")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while child.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("ironbeat crm simulate {args:?} did not finish within 60 s");
-        }
-        std::thread::sleep(Duration::from_millis(5));
-    }
-    let out = child.wait_with_output().unwrap();
-    Outcome {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
 }
 
 #[test]
