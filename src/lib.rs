@@ -16,4 +16,5 @@
 
 pub mod cli;
 pub mod config;
+pub mod daemon;
 pub mod demo;

@@ -267,7 +267,7 @@ pub enum Event {
 }
 
 /// The cluster as this node sees it (`ironbeat status --json`).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     /// This node.
     pub node: String,
@@ -286,7 +286,7 @@ pub struct Status {
 }
 
 /// One node in [`Status`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NodeStatus {
     /// The name.
     pub name: String,
@@ -301,7 +301,7 @@ pub struct NodeStatus {
 }
 
 /// One primitive in [`Status`].
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ResourceStatus {
     /// The id.
     pub name: String,
