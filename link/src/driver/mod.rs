@@ -9,6 +9,7 @@
 
 pub mod ether;
 pub mod garp;
+pub mod ping;
 pub mod serial;
 pub mod state;
 pub mod udp;

@@ -6,5 +6,6 @@
 
 pub mod arp;
 pub mod frame;
+pub mod icmp;
 pub mod ndp;
 pub mod serial;
