@@ -1,11 +1,14 @@
 #!/bin/bash
-# The main job, on one machine: build ironbeat and watch its link layer between
-# two nodes in network namespaces — veth "crossover cables" (UDP unicast and
-# broadcast on 198.18.0.0/15, raw Ethernet), a pty "null-modem cable" (serial)
-# and a classic /etc/ha.d per node. It pulls a cable, kills a node, restarts it,
-# prints what each node reports, and removes everything it created (also on Ctrl-C).
+# The main job, on one machine: build ironbeat, run `ironbeat demo`: it builds
+# a two-node cluster in network namespaces — a LAN switch with a client, a
+# veth crossover cable (raw Ethernet), a pty null-modem cable (serial), UDP
+# unicast and broadcast on 198.18.0.0/15, a virtual IP, an IPMI BMC per node —
+# starts `ironbeat run` on both from a classic /etc/ha.d, kills the active
+# node's daemon, and prints the timeline: detection, fencing through the BMC,
+# takeover, the VIP answering from the other node, failback. It removes
+# everything it created (also on Ctrl-C).
 #
-#   sudo ./scripts/demo.sh [--keepalive-ms 100] [--deadtime-ms 500]
+#   sudo ./scripts/demo.sh [--keepalive-ms 50] [--deadtime-ms 250] [--fence-delay-ms 1000]
 #
 # Installs the build dependencies (and Rust, via rustup) if they are missing.
 set -euo pipefail

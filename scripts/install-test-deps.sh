@@ -14,7 +14,7 @@
 #   socat                          pty pairs: the null-modem cable (tests, demo, bench)
 #   tcpdump                        independent decoder of ARP / NA frames (tests/garp.rs)
 #   procps                         ps, sysctl (tests, scripts)
-#   util-linux                     unshare (benchmark's heartbeat nodes)
+#   util-linux                     unshare: the lab nodes' host names and mounts (src/lab/: demo, tests, bench)
 #   heartbeat                      legacy heartbeat 3.0.6, the benchmark's peer
 #   openipmi                       ipmi_sim: the real BMC of the IPMI tests
 #   ipmitool                       the second IPMI client (interop both ways)
@@ -31,11 +31,14 @@
 #   resource-agents                the real OCF Dummy / IPaddr2 scripts (agents/tests,
 #                                  bench/agents.sh)
 #   e2fsprogs                      mkfs.ext4 for the Filesystem agent's loop image (agents/tests)
+#   keepalived                     keepalived 2.2.7 (VRRPv3), the failover benchmark's second peer
+#                                  (benches/failover.rs, bench/failover.sh)
+#   stress-ng                      CPU load for the failover benchmark's soak (--soak)
 set -euo pipefail
 
 MODE=${1:-all}
 DEMO_PKGS=(build-essential pkg-config ca-certificates curl iproute2 socat procps)
-ALL_PKGS=("${DEMO_PKGS[@]}" tcpdump util-linux heartbeat openipmi ipmitool fence-agents cluster-glue libxml2-utils qemu-system-x86 xz-utils pacemaker-cli-utils resource-agents e2fsprogs)
+ALL_PKGS=("${DEMO_PKGS[@]}" tcpdump util-linux heartbeat openipmi ipmitool fence-agents cluster-glue libxml2-utils qemu-system-x86 xz-utils pacemaker-cli-utils resource-agents e2fsprogs keepalived stress-ng)
 case "$MODE" in
   all) PKGS=("${ALL_PKGS[@]}") ;;
   --demo) PKGS=("${DEMO_PKGS[@]}") ;;

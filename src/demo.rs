@@ -1,28 +1,31 @@
-//! `ironbeat demo`: a real two-node link layer on this machine.
+//! `ironbeat demo`: a real two-node cluster on this machine.
 //!
-//! Builds two network namespaces joined by two veth "crossover cables" (one
-//! with IP addresses for UDP unicast and broadcast, one bare for raw Ethernet)
-//! and a "null-modem cable" (two pty pairs bridged by this process, as socat
-//! would), writes a classic `/etc/ha.d` per node, runs `ironbeat link watch` in
-//! each namespace, and walks through what an operator tests before trusting a
-//! cluster: all paths up, a cable pulled and plugged back, a node killed
-//! (detection time measured) and restarted (new generation). Everything it
-//! created is removed at the end, also on Ctrl-C.
+//! Builds the [`crate::lab`]: two nodes in network namespaces joined by a LAN
+//! switch, a veth crossover cable (raw Ethernet link) and a pty null-modem
+//! cable (serial link), UDP unicast and broadcast on the LAN, a client that
+//! probes the virtual IP every 20 ms and watches ARP, and an IPMI BMC per
+//! node (ironbeat's own BMC responder) that really powers its node off and
+//! on. It writes a classic `/etc/ha.d` per node (`ha.cf` with
+//! `stonith_host`, `haresources` with an `IPaddr2` VIP, `authkeys`), starts
+//! `ironbeat run` on both, shows the status, kills the active node's daemon
+//! and prints the timeline as the survivor and the client saw it:
+//! detection, fencing through the BMC, takeover, the VIP answering from the
+//! other node; then the fenced node reboots, rejoins and takes its VIP back
+//! (`auto_failback on`). Everything is removed at the end, also on Ctrl-C.
 
-use std::fs;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{mpsc, Arc, Mutex};
+use std::process::Command;
+use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{bail, Context, Result};
-use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use serde_json::Value;
+
+use crate::daemon::protocol::{self, EventRecord, Reply, Request};
+use crate::lab::{ironbeat_starter, HaConfig, Links};
+use crate::lab::{self, Lab, LabSpec, PowerCause, ProbeOptions};
 
 /// Options of `ironbeat demo`.
 #[derive(Debug, Clone)]
@@ -33,29 +36,37 @@ pub struct DemoOptions {
     pub keepalive_ms: u64,
     /// deadtime, in milliseconds.
     pub deadtime_ms: u64,
+    /// The priority fencing delay, in milliseconds.
+    pub fence_delay_ms: u64,
 }
+
+/// How long each phase may take before the demo gives up and says so.
+const START_LIMIT: Duration = Duration::from_secs(30);
 
 /// Runs the demo; returns when it is over and everything is cleaned up.
 pub fn run(options: &DemoOptions) -> Result<()> {
     if !nix::unistd::Uid::effective().is_root() {
         bail!("the demo creates network namespaces and needs root: run it with sudo");
     }
-    // Before any thread starts, so the interrupt thread alone receives them.
-    set_interrupts_blocked(true);
-    let tag = std::process::id();
-    let lab = Lab::new(tag)?;
-    let lab = Arc::new(Mutex::new(lab));
-    let interrupted = Arc::new(AtomicBool::new(false));
-    {
-        let lab = Arc::clone(&lab);
-        let interrupted = Arc::clone(&interrupted);
-        thread::spawn(move || wait_for_interrupt(lab, interrupted));
+    if options.keepalive_ms == 0 || options.deadtime_ms < 2 * options.keepalive_ms {
+        bail!(
+            "deadtime ({} ms) must be at least twice keepalive ({} ms): raise --deadtime-ms",
+            options.deadtime_ms,
+            options.keepalive_ms
+        );
     }
-    let result = walk_through(&lab, options, &interrupted);
-    if let Ok(mut lab) = lab.lock() {
-        lab.clean_up();
-    }
-    println!("\ncleaned up: namespaces, cables and files removed");
+    // Before any thread starts, so the lab's interrupt thread alone gets them.
+    lab::block_interrupts();
+    say("building the cluster: two nodes, a switch, a client and a BMC per node");
+    let mut progress = |step: &str| println!("   {step}");
+    let lab = Lab::build(
+        LabSpec::new("demo", 2).crossover(true).null_modem(true),
+        &mut progress,
+    )?;
+    lab::tear_down_on_interrupt(&lab)?;
+    let result = walk_through(&lab, options);
+    drop(lab);
+    println!("\ncleaned up: namespaces, cables, BMCs and files removed");
     result
 }
 
@@ -63,195 +74,321 @@ fn say(text: &str) {
     println!("\n== {text}");
 }
 
-fn walk_through(lab: &Arc<Mutex<Lab>>, o: &DemoOptions, interrupted: &AtomicBool) -> Result<()> {
-    let keepalive = o.keepalive_ms;
-    let deadtime = o.deadtime_ms;
-    let (events_tx, events) = mpsc::channel::<(String, Value)>();
-    let n1 = ns("n1", lock(lab)?.tag);
-    say(&format!(
-        "building two nodes: namespaces, a veth crossover cable with 198.18.0.1/2 \
-         (ucast + bcast), a bare veth for raw Ethernet, a pty null-modem cable at \
-         115200 baud; keepalive {keepalive}ms, deadtime {deadtime}ms"
-    ));
-    {
-        let mut l = lock(lab)?;
-        l.build()?;
-        for node in ["node1", "node2"] {
-            l.write_ha_d(node, keepalive, deadtime)?;
-        }
-        for node in ["node1", "node2"] {
-            l.start_watch(&o.binary, node, events_tx.clone())?;
-        }
+fn ms(d: Duration) -> String {
+    format!("{} ms", d.as_millis())
+}
+
+fn unix_ms(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn walk_through(lab: &Lab, o: &DemoOptions) -> Result<()> {
+    let keepalive = Duration::from_millis(o.keepalive_ms);
+    let deadtime = Duration::from_millis(o.deadtime_ms);
+    let mut config = HaConfig::new(keepalive, deadtime);
+    config.links = Links::ALL;
+    config.fencing = true;
+    config.auto_failback = true;
+    config.write(lab)?;
+    for node in lab.nodes() {
+        let cf = node.ha_d().join("ha.cf");
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&cf)
+            .with_context(|| format!("opening {}", cf.display()))?;
+        writeln!(file, "priority_fencing_delay {}ms", o.fence_delay_ms)?;
     }
-    let mut watch = Watch {
-        events,
-        interrupted,
+    let node1 = lab.node(1)?;
+    let node2 = lab.node(2)?;
+    say(&format!(
+        "the configuration: a classic /etc/ha.d per node ({})",
+        node1.ha_d().display()
+    ));
+    let ha_cf = std::fs::read_to_string(node1.ha_d().join("ha.cf"))?;
+    for line in ha_cf.lines() {
+        // The BMC password lives in a 0600 file; the line only names it.
+        println!("   ha.cf       | {line}");
+    }
+    let haresources = std::fs::read_to_string(node1.ha_d().join("haresources"))?;
+    for line in haresources.lines() {
+        println!("   haresources | {line}");
+    }
+
+    say("starting `ironbeat run` on both nodes; the client probes the VIP every 20 ms");
+    let prober = lab.prober(ProbeOptions::default())?;
+    let started = Instant::now();
+    for node in lab.nodes() {
+        node.set_starter(ironbeat_starter(o.binary.clone(), Vec::new()));
+        node.start_daemon()?;
+    }
+    let vip = lab.vip();
+    let Some(first) = prober.wait_for_answer("node1", started, START_LIMIT) else {
+        bail!(
+            "the VIP {vip} did not answer from node1 within {}: see the daemons' logs in {} and {}",
+            ms(START_LIMIT),
+            node1.logs().display(),
+            node2.logs().display()
+        );
     };
-    let paths = 4;
-    say("waiting for every path to come up on both nodes");
-    let mut up = std::collections::BTreeSet::new();
-    watch.until(Duration::from_secs(10), |who, e| {
-        if e["event"] == "path_up" {
-            up.insert((who.to_owned(), e["path"].as_str().unwrap_or("").to_owned()));
-        }
-        up.len() >= 2 * paths
-    })?;
+    println!(
+        "   {vip} answers from node1 {} after the daemons started",
+        ms(first.saturating_duration_since(started))
+    );
+    let events = EventStreams::start(lab)?;
+    thread::sleep(Duration::from_millis(300));
+    show_status(&o.binary, &node2.socket())?;
 
-    say("pulling the IP cable (veth eth0 down in node1): its paths go down, the node stays alive over the others");
-    lock(lab)?.ip(&["-n", &n1, "link", "set", "eth0", "down"])?;
-    let mut down = 0;
-    watch.until(Duration::from_millis(deadtime * 4 + 2000), |_, e| {
-        if e["event"] == "node_dead" {
-            return true;
-        }
-        if e["event"] == "path_down" {
-            down += 1;
-        }
-        down >= 4
-    })?;
-    thread::sleep(Duration::from_millis(deadtime));
-    say("plugging it back in");
-    lock(lab)?.ip(&["-n", &n1, "link", "set", "eth0", "up"])?;
-    let mut back = 0;
-    watch.until(Duration::from_secs(5), |_, e| {
-        if e["event"] == "path_up" {
-            back += 1;
-        }
-        back >= 4
-    })?;
+    say("killing the active node: kill -9 of node1's ironbeat (its VIP stays configured)");
+    println!(
+        "   node2 must not start the VIP while node1 may still hold it: it fences node1 \
+         through node1's BMC first.\n   node2 runs no service, so it waits the priority \
+         fencing delay ({} ms here, 10 s by default) before it shoots: in a split brain the \
+         node that runs the services fences first and keeps them.",
+        o.fence_delay_ms
+    );
+    let wall = SystemTime::now();
+    let killed = lab.kill_daemon(1)?;
+    let limit = deadtime + Duration::from_millis(o.fence_delay_ms) + START_LIMIT;
+    let Some(taken) = prober.wait_for_answer("node2", killed, limit) else {
+        bail!(
+            "the VIP did not answer from node2 within {} of the kill: see {}",
+            ms(limit),
+            node2.logs().display()
+        );
+    };
+    println!(
+        "   {vip} answers from node2 {} after the kill; node1 reboots (the fence was a \
+         power cycle), rejoins and takes its VIP back (auto_failback on)",
+        ms(taken.saturating_duration_since(killed))
+    );
+    let Some(returned) = wait_for_power_on(node1, killed, START_LIMIT) else {
+        bail!("node1 did not power on again after the fence");
+    };
+    let Some(failback) = prober.wait_for_steady("node1", 5, START_LIMIT) else {
+        bail!(
+            "node1 did not take the VIP back within {}: see {}",
+            ms(START_LIMIT),
+            node1.logs().display()
+        );
+    };
+    thread::sleep(Duration::from_millis(300));
 
-    say("killing node2 with SIGKILL: node1 must declare it dead within deadtime + one keepalive");
-    let killed_at = lock(lab)?.kill("node2")?;
-    let mut detected = None;
-    watch.until(Duration::from_millis(deadtime * 4 + 2000), |who, e| {
-        if who == "node1" && e["event"] == "node_dead" {
-            detected = e["ts_us"].as_u64();
-            return true;
-        }
-        false
-    })?;
-    if let Some(ts) = detected {
-        let ms = (ts as f64 - killed_at as f64) / 1000.0;
+    say("the timeline, as node2 and the client saw it (ms after the kill)");
+    let mut timeline = Timeline::new(killed, wall);
+    timeline.mark(killed, "kill -9 of node1's ironbeat");
+    timeline.events(&events.drain(), &["node2"]);
+    timeline.power(node1.power_events(), killed, "node1");
+    let trace = prober.snapshot();
+    if let Some(last) = trace
+        .ticks()
+        .iter()
+        .rev()
+        .find(|t| t.at < taken && t.answered_by() == Some("node1"))
+    {
+        timeline.mark(last.at, "client: last answer from node1");
+    }
+    timeline.mark(taken, &format!("client: {vip} answers from node2"));
+    if let Some(first) = trace.first_answer("node1", returned) {
+        timeline.mark(first, &format!("client: {vip} answers from node1 again"));
+    }
+    timeline.print();
+    println!(
+        "   failover as the client saw it: {} (detection {}, priority fencing delay {} ms, \
+         fencing, takeover); failback: {} after node1 powered on",
+        ms(taken.saturating_duration_since(killed)),
+        ms(deadtime),
+        o.fence_delay_ms,
+        ms(failback.saturating_duration_since(returned))
+    );
+
+    say("what the client saw");
+    let trace = prober.stop();
+    let violations = trace.violations();
+    let gap = trace.longest_gap(failback, Instant::now());
+    if violations.is_empty() {
         println!(
-            "   detection: {ms:.1} ms after the kill (bound: deadtime + keepalive = {} ms)",
-            deadtime + keepalive
+            "   {} probes, never two nodes answering for {vip} (UDP replies and ARP)",
+            trace.ticks().len()
+        );
+    } else {
+        println!(
+            "   {} probes; {} with two nodes answering for {vip}: a bug, please report it",
+            trace.ticks().len(),
+            violations.len()
         );
     }
-
-    say("restarting node2: node1 sees it back with a new generation");
-    lock(lab)?.start_watch(&o.binary, "node2", events_tx.clone())?;
-    watch.until(Duration::from_secs(5), |who, e| {
-        who == "node1" && e["event"] == "node_back"
-    })?;
-    thread::sleep(Duration::from_millis(300));
-    watch.drain();
-    say("done");
+    println!("   longest silence after failback: {}", ms(gap));
+    show_status(&o.binary, &node1.socket())?;
+    say("stopping both daemons");
+    for node in lab.nodes() {
+        if let Some(pid) = node.daemon_pid() {
+            let pid = nix::unistd::Pid::from_raw(i32::try_from(pid).unwrap_or(i32::MAX));
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        }
+    }
     Ok(())
 }
 
-struct Watch<'a> {
-    events: mpsc::Receiver<(String, Value)>,
-    interrupted: &'a AtomicBool,
+/// Waits for the first power-on of `node` after `after`.
+fn wait_for_power_on(node: &lab::Node, after: Instant, limit: Duration) -> Option<Instant> {
+    let end = Instant::now() + limit;
+    loop {
+        if let Some(e) = node
+            .power_events()
+            .iter()
+            .find(|e| e.on && e.at > after && e.cause == PowerCause::Bmc)
+        {
+            return Some(e.at);
+        }
+        if Instant::now() >= end {
+            return None;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
 }
 
-impl Watch<'_> {
-    /// Prints events until `done` says so, or fails after `limit`.
-    fn until(&mut self, limit: Duration, mut done: impl FnMut(&str, &Value) -> bool) -> Result<()> {
-        let deadline = Instant::now() + limit;
-        loop {
-            if self.interrupted.load(Ordering::SeqCst) {
-                bail!("interrupted");
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                bail!("the expected event did not come within {limit:?}");
-            }
-            match self
-                .events
-                .recv_timeout(left.min(Duration::from_millis(200)))
-            {
-                Ok((who, event)) => {
-                    print_event(&who, &event);
-                    if done(&who, &event) {
-                        return Ok(());
+/// Prints `ironbeat status` of the node behind `socket`, as an operator
+/// would see it.
+fn show_status(binary: &Path, socket: &Path) -> Result<()> {
+    let output = Command::new(binary)
+        .args(["status", "--socket"])
+        .arg(socket)
+        .output()
+        .with_context(|| format!("running {} status", binary.display()))?;
+    println!("\n   $ ironbeat status");
+    for line in String::from_utf8_lossy(&output.stdout).lines() {
+        println!("   {line}");
+    }
+    for line in String::from_utf8_lossy(&output.stderr).lines() {
+        println!("   {line}");
+    }
+    Ok(())
+}
+
+/// `ironbeat events` of every node, collected by one thread per node.
+struct EventStreams {
+    tx: mpsc::Sender<(String, EventRecord)>,
+    rx: mpsc::Receiver<(String, EventRecord)>,
+}
+
+impl EventStreams {
+    fn start(lab: &Lab) -> Result<EventStreams> {
+        let (tx, rx) = mpsc::channel();
+        let streams = EventStreams { tx, rx };
+        for node in lab.nodes() {
+            streams.follow(node.name(), &node.socket())?;
+        }
+        Ok(streams)
+    }
+
+    fn follow(&self, node: &str, socket: &Path) -> Result<()> {
+        let mut stream = UnixStream::connect(socket)
+            .with_context(|| format!("connecting to {}", socket.display()))?;
+        stream.write_all(&protocol::encode(&Request::Events))?;
+        stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+        let mut reader = BufReader::new(stream);
+        let mut line = Vec::new();
+        reader.read_until(b'\n', &mut line)?;
+        match protocol::decode::<Reply>(&line) {
+            Ok(Reply::Streaming) => {}
+            other => bail!("{node} refused the event stream: {other:?}"),
+        }
+        reader.get_ref().set_read_timeout(None)?;
+        let tx = self.tx.clone();
+        let node = node.to_owned();
+        thread::Builder::new()
+            .name(format!("demo-events-{node}"))
+            .spawn(move || {
+                let mut line = Vec::new();
+                loop {
+                    line.clear();
+                    let mut limited = (&mut reader).take(protocol::MAX_LINE as u64);
+                    match limited.read_until(b'\n', &mut line) {
+                        Ok(0) | Err(_) => return,
+                        Ok(_) => {}
+                    }
+                    if let Ok(record) = protocol::decode::<EventRecord>(&line) {
+                        if tx.send((node.clone(), record)).is_err() {
+                            return;
+                        }
                     }
                 }
-                Err(mpsc::RecvTimeoutError::Timeout) => {}
-                Err(mpsc::RecvTimeoutError::Disconnected) => bail!("both watchers stopped"),
+            })?;
+        Ok(())
+    }
+
+    fn drain(&self) -> Vec<(String, EventRecord)> {
+        self.rx.try_iter().collect()
+    }
+}
+
+
+/// Lines of a timeline, relative to its start.
+struct Timeline {
+    start: Instant,
+    start_ms: u64,
+    lines: Vec<(i64, String)>,
+}
+
+impl Timeline {
+    fn new(start: Instant, wall: SystemTime) -> Timeline {
+        Timeline {
+            start,
+            start_ms: unix_ms(wall),
+            lines: Vec::new(),
+        }
+    }
+
+    fn offset(&self, at: Instant) -> i64 {
+        match at.checked_duration_since(self.start) {
+            Some(d) => i64::try_from(d.as_millis()).unwrap_or(i64::MAX),
+            None => -i64::try_from(self.start.duration_since(at).as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+
+    fn mark(&mut self, at: Instant, text: &str) {
+        let offset = self.offset(at);
+        self.lines.push((offset, text.to_owned()));
+    }
+
+    /// The daemons' own events (their clocks are this machine's clock).
+    fn events(&mut self, records: &[(String, EventRecord)], nodes: &[&str]) {
+        for (node, record) in records {
+            if !nodes.contains(&node.as_str()) || !interesting(&record.kind) {
+                continue;
             }
+            let offset = i64::try_from(record.at_ms).unwrap_or(i64::MAX)
+                - i64::try_from(self.start_ms).unwrap_or(i64::MAX);
+            if offset < 0 {
+                continue;
+            }
+            self.lines.push((offset, format!("{node}: {}", record.text)));
         }
     }
 
-    fn drain(&mut self) {
-        while let Ok((who, event)) = self.events.try_recv() {
-            print_event(&who, &event);
+    fn power(&mut self, events: Vec<lab::PowerEvent>, after: Instant, node: &str) {
+        for e in events.iter().filter(|e| e.at >= after) {
+            let how = match e.cause {
+                PowerCause::Bmc => "its BMC",
+                PowerCause::Lab => "the lab",
+            };
+            let state = if e.on { "on" } else { "off" };
+            self.mark(e.at, &format!("{node} is powered {state} by {how}"));
+        }
+    }
+
+    fn print(&mut self) {
+        self.lines.sort_by_key(|(offset, _)| *offset);
+        for (offset, text) in &self.lines {
+            println!("   {offset:>+7} ms  {text}");
         }
     }
 }
 
-fn print_event(who: &str, e: &Value) {
-    let kind = e["event"].as_str().unwrap_or("?");
-    let detail = match kind {
-        "started" => format!("generation {}", e["generation"]),
-        "path_up" | "path_down" => {
-            format!(
-                "{} via {}",
-                e["node"].as_str().unwrap_or(""),
-                e["path"].as_str().unwrap_or("")
-            )
-        }
-        "node_late" => format!(
-            "{} silent {} ms",
-            e["node"].as_str().unwrap_or(""),
-            e["silent_ms"]
-        ),
-        "node_alive" | "node_back" => format!(
-            "{} generation {}",
-            e["node"].as_str().unwrap_or(""),
-            e["generation"]
-        ),
-        "rejected" => e["detail"].as_str().unwrap_or("").to_owned(),
-        "path_fault" => format!(
-            "{}: {}",
-            e["path"].as_str().unwrap_or(""),
-            e["detail"].as_str().unwrap_or("")
-        ),
-        "path_restored" => e["path"].as_str().unwrap_or("").to_owned(),
-        _ => e["node"].as_str().unwrap_or("").to_owned(),
-    };
-    let ts = e["ts_us"].as_u64().unwrap_or(0);
-    let clock = crate::cli::output::rfc3339_millis(Duration::from_micros(ts));
-    println!("   {} [{who}] {kind:<10} {detail}", &clock[11..23]);
-}
-
-fn lock(lab: &Arc<Mutex<Lab>>) -> Result<std::sync::MutexGuard<'_, Lab>> {
-    lab.lock()
-        .map_err(|_| anyhow::anyhow!("demo state poisoned by a panic"))
-}
-
-fn ns(node: &str, tag: u32) -> String {
-    format!("ibdemo{tag}-{node}")
-}
-
-fn now_us() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_micros() as u64)
-}
-
-fn wait_for_interrupt(lab: Arc<Mutex<Lab>>, interrupted: Arc<AtomicBool>) {
-    use nix::sys::signal::{SigSet, Signal};
-    let mut set = SigSet::empty();
-    set.add(Signal::SIGINT);
-    set.add(Signal::SIGTERM);
-    if set.wait().is_ok() {
-        interrupted.store(true, Ordering::SeqCst);
-        if let Ok(mut lab) = lab.lock() {
-            lab.clean_up();
-        }
-        eprintln!("\ninterrupted: cleaned up");
-        std::process::exit(130);
-    }
+/// The event kinds a timeline shows (op results and the like would drown it).
+fn interesting(kind: &str) -> bool {
+    !matches!(kind, "transition" | "membership" | "path_up" | "op_sent")
 }
 
 /// Blocks (or unblocks) SIGINT and SIGTERM in the calling thread; threads it
@@ -267,244 +404,4 @@ pub fn set_interrupts_blocked(blocked: bool) {
         SigmaskHow::SIG_UNBLOCK
     };
     let _ = nix::sys::signal::pthread_sigmask(how, Some(&set), None);
-}
-
-/// Everything the demo created, so it can all be removed.
-struct Lab {
-    tag: u32,
-    dir: PathBuf,
-    namespaces: Vec<String>,
-    children: Vec<(String, Child)>,
-    null_modem: Option<NullModem>,
-}
-
-impl Lab {
-    fn new(tag: u32) -> Result<Self> {
-        let dir = std::env::temp_dir().join(format!("ibdemo-{tag}"));
-        fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        Ok(Lab {
-            tag,
-            dir,
-            namespaces: Vec::new(),
-            children: Vec::new(),
-            null_modem: None,
-        })
-    }
-
-    fn ip(&self, args: &[&str]) -> Result<()> {
-        let out = Command::new("ip")
-            .args(args)
-            .output()
-            .context("running `ip` (install iproute2)")?;
-        if !out.status.success() {
-            bail!(
-                "ip {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(())
-    }
-
-    fn build(&mut self) -> Result<()> {
-        let (n1, n2) = (ns("n1", self.tag), ns("n2", self.tag));
-        for n in [&n1, &n2] {
-            self.ip(&["netns", "add", n])?;
-            self.namespaces.push(n.clone());
-            self.ip(&["-n", n, "link", "set", "lo", "up"])?;
-        }
-        for iface in ["eth0", "eth1"] {
-            self.ip(&[
-                "-n", &n1, "link", "add", iface, "type", "veth", "peer", "name", iface, "netns",
-                &n2,
-            ])?;
-        }
-        for (n, addr) in [(&n1, "198.18.0.1/24"), (&n2, "198.18.0.2/24")] {
-            self.ip(&["-n", n, "addr", "add", addr, "brd", "+", "dev", "eth0"])?;
-            for iface in ["eth0", "eth1"] {
-                self.ip(&["-n", n, "link", "set", iface, "up"])?;
-            }
-        }
-        self.null_modem = Some(NullModem::open(&self.dir)?);
-        Ok(())
-    }
-
-    fn write_ha_d(&self, node: &str, keepalive: u64, deadtime: u64) -> Result<()> {
-        let dir = self.dir.join(node).join("ha.d");
-        fs::create_dir_all(&dir)?;
-        let (peer_ip, tty) = match node {
-            "node1" => ("198.18.0.2", "ttyS-node1"),
-            _ => ("198.18.0.1", "ttyS-node2"),
-        };
-        let warntime = deadtime * 3 / 5;
-        let ha_cf = format!(
-            "# ha.cf written by `ironbeat demo`\n\
-             cluster ironbeat-demo\n\
-             keepalive {keepalive}ms\n\
-             warntime {warntime}ms\n\
-             deadtime {deadtime}ms\n\
-             initdead 5\n\
-             udpport 694\n\
-             baud 115200\n\
-             ucast eth0 {peer_ip}\n\
-             bcast eth0\n\
-             ether eth1\n\
-             serial {}\n\
-             auto_failback on\n\
-             node node1\n\
-             node node2\n",
-            self.dir.join(tty).display()
-        );
-        fs::write(dir.join("ha.cf"), ha_cf)?;
-        let keys = dir.join("authkeys");
-        fs::write(
-            &keys,
-            format!("auth 1\n1 sha256 demo-secret-{}\n", self.tag),
-        )?;
-        fs::set_permissions(&keys, fs::Permissions::from_mode(0o600))?;
-        Ok(())
-    }
-
-    fn start_watch(
-        &mut self,
-        binary: &Path,
-        node: &str,
-        events: mpsc::Sender<(String, Value)>,
-    ) -> Result<()> {
-        let n = if node == "node1" { "n1" } else { "n2" };
-        let base = self.dir.join(node);
-        let mut child = Command::new("ip")
-            .args(["netns", "exec", &ns(n, self.tag)])
-            .arg(binary)
-            .args(["link", "watch", "--json", "--node", node, "--ha-d"])
-            .arg(base.join("ha.d"))
-            .arg("--state-dir")
-            .arg(base.join("state"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .with_context(|| format!("starting {}", binary.display()))?;
-        let stdout = child
-            .stdout
-            .take()
-            .context("the watcher's stdout was not captured")?;
-        let who = node.to_owned();
-        thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Ok(value) = serde_json::from_str::<Value>(&line) {
-                    if events.send((who.clone(), value)).is_err() {
-                        break;
-                    }
-                }
-            }
-        });
-        self.children.push((node.to_owned(), child));
-        Ok(())
-    }
-
-    /// SIGKILLs a node's watcher; returns the instant (µs since the epoch).
-    fn kill(&mut self, node: &str) -> Result<u64> {
-        let index = self
-            .children
-            .iter()
-            .position(|(n, _)| n == node)
-            .context("no such node running")?;
-        let (_, mut child) = self.children.remove(index);
-        // `ip netns exec` execs the binary, so the child PID is the watcher itself.
-        let at = now_us();
-        child.kill().context("killing the watcher")?;
-        let _ = child.wait();
-        Ok(at)
-    }
-
-    fn clean_up(&mut self) {
-        for (_, child) in &mut self.children {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        self.children.clear();
-        if let Some(modem) = self.null_modem.take() {
-            modem.stop();
-        }
-        for n in std::mem::take(&mut self.namespaces) {
-            let _ = Command::new("ip").args(["netns", "del", &n]).status();
-        }
-        let _ = fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// Two pty pairs whose masters are bridged byte for byte: a null-modem cable
-/// between the two slave ttys (what `socat pty pty` does).
-struct NullModem {
-    stop: Arc<AtomicBool>,
-    thread: Option<thread::JoinHandle<()>>,
-}
-
-impl NullModem {
-    fn open(dir: &Path) -> Result<Self> {
-        let a = nix::pty::openpty(None, None).context("openpty")?;
-        let b = nix::pty::openpty(None, None).context("openpty")?;
-        for (pty, name) in [(&a, "ttyS-node1"), (&b, "ttyS-node2")] {
-            // Raw from the start: a cooked slave would echo bridged bytes back.
-            let mut termios = nix::sys::termios::tcgetattr(pty.slave.as_fd())?;
-            nix::sys::termios::cfmakeraw(&mut termios);
-            nix::sys::termios::tcsetattr(
-                pty.slave.as_fd(),
-                nix::sys::termios::SetArg::TCSANOW,
-                &termios,
-            )?;
-            let slave = nix::unistd::ttyname(pty.slave.as_fd()).context("ttyname")?;
-            let link = dir.join(name);
-            let _ = fs::remove_file(&link);
-            std::os::unix::fs::symlink(&slave, &link)?;
-        }
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = thread::spawn(move || {
-            // Keep the slaves open here too, so a watcher restart never hangs
-            // up the line.
-            let _slaves = (a.slave, b.slave);
-            bridge(a.master, b.master, &flag);
-        });
-        Ok(NullModem {
-            stop,
-            thread: Some(thread),
-        })
-    }
-
-    fn stop(mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
-    }
-}
-
-fn bridge(a: OwnedFd, b: OwnedFd, stop: &AtomicBool) {
-    let mut fa = fs::File::from(a);
-    let mut fb = fs::File::from(b);
-    let mut buf = [0u8; 4096];
-    while !stop.load(Ordering::SeqCst) {
-        let (ra, rb) = {
-            let mut fds = [
-                PollFd::new(fa.as_fd(), PollFlags::POLLIN),
-                PollFd::new(fb.as_fd(), PollFlags::POLLIN),
-            ];
-            if poll(&mut fds, PollTimeout::from(100u16)).is_err() {
-                continue;
-            }
-            let ready = |fd: &PollFd| fd.revents().is_some_and(|r| r.contains(PollFlags::POLLIN));
-            (ready(&fds[0]), ready(&fds[1]))
-        };
-        if ra {
-            if let Ok(n) = fa.read(&mut buf) {
-                let _ = fb.write_all(&buf[..n]);
-            }
-        }
-        if rb {
-            if let Ok(n) = fb.read(&mut buf) {
-                let _ = fa.write_all(&buf[..n]);
-            }
-        }
-    }
 }

@@ -18,3 +18,4 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod demo;
+pub mod lab;

@@ -196,6 +196,8 @@ pub enum Event {
     NodeJoined(String),
     /// A peer left (dead on every link).
     NodeLeft(String),
+    /// A node is shutting down cleanly: its resources move away first.
+    Leaving(String),
     /// A peer runs another configuration and is not admitted.
     ConfigMismatch {
         /// The peer.
@@ -331,6 +333,10 @@ impl fmt::Display for Event {
         match self {
             Event::NodeJoined(n) => write!(f, "node {n} joined"),
             Event::NodeLeft(n) => write!(f, "node {n} left (dead on every link, or restarted)"),
+            Event::Leaving(n) => write!(
+                f,
+                "node {n} is shutting down: its resources move away before it leaves"
+            ),
             Event::ConfigMismatch { node, ours, theirs } => write!(
                 f,
                 "node {node} runs another configuration (digest {theirs:016x}, ours \
@@ -339,7 +345,10 @@ impl fmt::Display for Event {
             ),
             Event::DcElected(n) => write!(f, "{n} is the DC"),
             Event::Quorum(true) => f.write_str("quorum gained"),
-            Event::Quorum(false) => f.write_str("quorum lost"),
+            Event::Quorum(false) => f.write_str(
+                "no quorum: this partition lacks a majority, or (wait-for-all) not every node \
+                 has been seen yet",
+            ),
             Event::Membership { epoch, members } => {
                 write!(f, "membership epoch {epoch}: {}", members.join(", "))
             }

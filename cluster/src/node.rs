@@ -62,6 +62,9 @@ pub struct Node {
     start: Instant,
     /// Primitive indexes, in configuration order.
     primitives: Vec<usize>,
+    /// Primitives of class `stonith` (fence devices): not services, for
+    /// the priority fencing delay.
+    devices: BTreeSet<u16>,
     peers: BTreeMap<String, Peer>,
     dc: Option<String>,
     epoch: u64,
@@ -86,6 +89,10 @@ pub struct Node {
     dirty: bool,
     /// The startup wait (one deadtime) is over.
     settled: bool,
+    /// This node is shutting down cleanly ([`Node::leave`]).
+    leaving: bool,
+    /// Peers that answered our `Leaving`.
+    leave_seen: BTreeSet<String>,
     probes_left: usize,
     out_msgs: VecDeque<(Option<String>, Vec<u8>)>,
     out_ops: VecDeque<OpRequest>,
@@ -105,6 +112,8 @@ struct Peer {
     /// Fencing was confirmed while the link still heard it: its coming
     /// death is that fencing, not a new loss.
     fenced_off: bool,
+    /// It said it is shutting down cleanly (`Leaving`).
+    leaving: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -166,6 +175,14 @@ impl Node {
             .map(|(i, _)| i)
             .take(u16::MAX as usize)
             .collect();
+        let devices = primitives
+            .iter()
+            .filter(|&&i| {
+                matches!(&config.model.resources[i].kind,
+                    ResourceKind::Primitive(p) if p.class == "stonith")
+            })
+            .map(|&i| i as u16)
+            .collect();
         let peers = config
             .nodes
             .iter()
@@ -184,6 +201,7 @@ impl Node {
         let mut node = Node {
             start: now,
             primitives,
+            devices,
             peers,
             dc: None,
             epoch: 0,
@@ -203,6 +221,8 @@ impl Node {
             running: None,
             dirty: true,
             settled: false,
+            leaving: false,
+            leave_seen: BTreeSet::new(),
             probes_left: 0,
             out_msgs: VecDeque::new(),
             out_ops: VecDeque::new(),
@@ -241,6 +261,7 @@ impl Node {
                 let was_alive = peer.alive;
                 if restarted || !was_alive {
                     peer.fenced_off = false;
+                    peer.leaving = false;
                 }
                 peer.alive = true;
                 peer.incarnation = Some(generation);
@@ -279,6 +300,9 @@ impl Node {
                     if self.is_dc() {
                         self.send(Some(node.clone()), &Message::Admin(self.admin.clone()));
                     }
+                    if self.leaving {
+                        self.send(Some(node.clone()), &Message::Leaving);
+                    }
                 }
             }
             LinkEvent::MessagesLost { node } => {
@@ -292,11 +316,19 @@ impl Node {
                     return;
                 };
                 let was_member = peer.joined && !peer.fenced_off;
+                // It said it was leaving and its own last report shows
+                // nothing running: a clean shutdown, nothing to fence.
+                let left_cleanly =
+                    peer.leaving && !self.reports.get(&node).is_some_and(|r| r.runs_anything());
                 peer.fenced_off = false;
                 peer.alive = false;
                 peer.joined = false;
                 peer.follows = None;
-                if was_member {
+                peer.leaving = false;
+                if was_member && left_cleanly {
+                    self.events.push_back(Event::NodeLeft(node.clone()));
+                    self.needs_fence.remove(&node);
+                } else if was_member {
                     self.events.push_back(Event::NodeLeft(node.clone()));
                     if self.cfg.fencing {
                         self.needs_fence.insert(node.clone(), FenceState::Waiting);
@@ -407,7 +439,25 @@ impl Node {
                 }
             }
             Message::OpDone { id, outcome } => self.on_op_done(from, id, outcome),
+            Message::Leaving => {
+                if let Some(p) = self.peers.get_mut(from) {
+                    if !p.leaving {
+                        p.leaving = true;
+                        self.events.push_back(Event::Leaving(from.to_string()));
+                        self.dirty = true;
+                    }
+                }
+                self.send(Some(from.to_string()), &Message::LeavingSeen);
+            }
+            Message::LeavingSeen => {
+                if self.leaving {
+                    self.leave_seen.insert(from.to_string());
+                }
+            }
             Message::Resync => {
+                if self.leaving {
+                    self.send(Some(from.to_string()), &Message::Leaving);
+                }
                 self.send_hello(Some(from.to_string()));
                 self.send_full_status(Some(from.to_string()));
                 if self.is_dc() {
@@ -578,6 +628,40 @@ impl Node {
         };
         self.drive(now);
         reply
+    }
+
+    /// Starts a clean shutdown: this node tells every peer it is leaving and
+    /// counts as in standby, so the DC (this node or another) stops its
+    /// resources here and starts them elsewhere, stop before start. Once
+    /// [`Node::can_leave`] says so the daemon may exit; its peers then see
+    /// its death as a clean departure (no fencing, no unsafe recovery),
+    /// since its own last report shows nothing running.
+    pub fn leave(&mut self, now: Instant) {
+        if !self.leaving {
+            self.leaving = true;
+            self.events.push_back(Event::Leaving(self.cfg.name.clone()));
+            self.send(None, &Message::Leaving);
+            self.dirty = true;
+        }
+        self.drive(now);
+    }
+
+    /// After [`Node::leave`]: every member knows, nothing runs here any
+    /// more, no operation is under way here, and (when this node is the DC)
+    /// no operation it sent awaits its result, so the resources' new homes
+    /// have confirmed their starts.
+    pub fn can_leave(&self) -> bool {
+        self.leaving
+            && self
+                .partition()
+                .iter()
+                .all(|n| *n == self.cfg.name || self.leave_seen.contains(n))
+            && !self.own_report().runs_anything()
+            && self
+                .local_ops
+                .values()
+                .all(|o| o.kind == OpKind::Monitor || o.answered)
+            && (!self.is_dc() || self.inflight.is_empty())
     }
 
     /// Call when the instant of [`Node::poll_timeout`] has come.
@@ -859,6 +943,17 @@ impl Node {
                 self.dirty = true;
             }
         }
+    }
+
+    /// `node` runs a service by its report: an active primitive that is not
+    /// a fence device (the engine places those too, on either side).
+    fn runs_services(&self, node: &str) -> bool {
+        self.reports.get(node).is_some_and(|r| {
+            !r.void
+                && r.entries
+                    .values()
+                    .any(|e| e.active && !self.devices.contains(&e.resource))
+        })
     }
 
     fn have_quorum(&self) -> bool {
@@ -1287,7 +1382,7 @@ impl Node {
             // Entries are only freeze markers for restarted nodes then.
             return;
         }
-        let mine_runs = self.own_report().runs_anything();
+        let mine_runs = self.runs_services(&self.cfg.name);
         let names: Vec<String> = self.needs_fence.keys().cloned().collect();
         for node in names {
             let state = self.needs_fence[&node];
@@ -1300,7 +1395,7 @@ impl Node {
             }
             match state {
                 FenceState::Waiting => {
-                    let theirs = self.reports.get(&node).is_some_and(|r| r.runs_anything());
+                    let theirs = self.runs_services(&node);
                     // The side that runs services shoots at once; the other
                     // waits the priority fencing delay (half of it when
                     // neither side runs anything and its name is the lower,
@@ -1503,7 +1598,13 @@ impl Node {
                 partition.contains(&node.name) && report.is_some_and(|r| r.probed && !r.void);
             node.unclean = false;
             node.pending = false;
-            node.standby = self.admin.standby.contains(&node.name);
+            // A node leaving cleanly is in standby until it is gone.
+            let leaving = if node.name == self.cfg.name {
+                self.leaving
+            } else {
+                self.peers.get(&node.name).is_some_and(|p| p.leaving)
+            };
+            node.standby = self.admin.standby.contains(&node.name) || leaving;
         }
         let cleanups: BTreeMap<u16, i64> = self.admin.cleanups.iter().copied().collect();
         let mut frozen: BTreeSet<usize> = BTreeSet::new();
@@ -1722,6 +1823,7 @@ impl Node {
 }
 
 impl Report {
+    /// Something runs there by this report (fence devices included).
     fn runs_anything(&self) -> bool {
         !self.void && self.entries.values().any(|e| e.active)
     }

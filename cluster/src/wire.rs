@@ -84,6 +84,12 @@ pub enum Message {
     Admin2(AdminCommand),
     /// Messages of ours were lost: send your state again.
     Resync,
+    /// The sender is shutting down cleanly: move its resources away; once
+    /// its report shows nothing running, its death needs no fencing.
+    Leaving,
+    /// The answer to `Leaving`: the sender knows; the leaving node exits
+    /// only once every member has answered.
+    LeavingSeen,
 }
 
 /// One resource on the reporting node.
@@ -175,6 +181,8 @@ impl Message {
             Message::OpDone { .. } => "OpDone",
             Message::Admin2(_) => "AdminCommand",
             Message::Resync => "Resync",
+            Message::Leaving => "Leaving",
+            Message::LeavingSeen => "LeavingSeen",
         }
     }
 

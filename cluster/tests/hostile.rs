@@ -83,6 +83,8 @@ fn samples() -> Vec<Message> {
         },
         Message::Admin2(AdminCommand::Move(0, "b".into())),
         Message::Resync,
+        Message::Leaving,
+        Message::LeavingSeen,
     ]
 }
 
@@ -422,4 +424,41 @@ fn lost_messages_are_recovered_by_a_resync() {
         kinds.contains(&(Some("b".to_string()), "Status")),
         "{kinds:?}"
     );
+}
+
+/// `Leaving` and `LeavingSeen` out of place: a stranger's is dropped with a
+/// reason, an unsolicited answer changes nothing, and a node that is not
+/// leaving never may leave.
+#[test]
+fn leaving_messages_out_of_place_change_nothing() {
+    let (mut n, now) = node();
+    events(&mut n);
+    let leaving = Message::Leaving.encode().unwrap();
+    let seen = Message::LeavingSeen.encode().unwrap();
+    n.handle_message(now, "zz", &leaving);
+    assert_eq!(bad_reasons(&mut n).len(), 1);
+    n.handle_message(now, "b", &seen);
+    assert!(!n.can_leave(), "not leaving: may not leave");
+    // b says it leaves: we answer, and it counts as leaving.
+    while n.poll_message().is_some() {}
+    n.handle_message(now, "b", &leaving);
+    let answers: Vec<_> = std::iter::from_fn(|| n.poll_message()).collect();
+    assert!(answers.iter().any(|(to, bytes)| to.as_deref() == Some("b")
+        && Message::decode(bytes) == Ok(Message::LeavingSeen)));
+    assert!(events(&mut n).contains(&Event::Leaving("b".into())));
+    // We leave: not before every member has answered (b and c are not
+    // members here, so at once once nothing runs and the probes are in).
+    n.leave(now);
+    let ops: Vec<_> = std::iter::from_fn(|| n.poll_op()).collect();
+    assert!(!n.can_leave(), "probes still under way");
+    for op in ops {
+        n.handle_op_result(
+            now,
+            OpResult {
+                id: op.id,
+                outcome: OpOutcome::NotRunning,
+            },
+        );
+    }
+    assert!(n.can_leave());
 }

@@ -461,11 +461,17 @@ fn random_faults(names: &[&str], seeds: std::ops::RangeInclusive<u64>) {
             sim.start(n);
         }
         sim.run(2 * S);
+        // Nodes shutting down cleanly (SIGTERM): they exit once they may.
+        let mut leaving: BTreeSet<String> = BTreeSet::new();
         for _ in 0..30 {
             let n = names[(sim.random() % names.len() as u64) as usize].to_string();
-            match sim.random() % 7 {
-                0 if sim.daemons[&n].is_some() => sim.kill(&n),
+            match sim.random() % 8 {
+                0 if sim.daemons[&n].is_some() => {
+                    leaving.remove(&n);
+                    sim.kill(&n);
+                }
                 1 if sim.daemons[&n].is_none() => sim.start(&n),
+                6 if sim.daemons[&n].is_some() && leaving.insert(n.clone()) => sim.leave(&n),
                 2 => {
                     let m = names[(sim.random() % names.len() as u64) as usize].to_string();
                     if m != n {
@@ -489,6 +495,22 @@ fn random_faults(names: &[&str], seeds: std::ops::RangeInclusive<u64>) {
             }
             let wait = 200 + sim.random() % 1500;
             sim.run(Duration::from_millis(wait));
+            let gone: Vec<String> = leaving
+                .iter()
+                .filter(|n| sim.daemons[*n].as_ref().is_some_and(|d| d.can_leave()))
+                .cloned()
+                .collect();
+            for n in gone {
+                // Asserts that nothing runs there any more.
+                sim.exit(&n);
+                leaving.remove(&n);
+            }
+        }
+        // A node still leaving when the faults stop gives up: kill -9.
+        for n in std::mem::take(&mut leaving) {
+            if sim.daemons[&n].is_some() {
+                sim.kill(&n);
+            }
         }
         sim.heal();
         sim.kill_rsc.clear();
@@ -583,4 +605,105 @@ fn no_quorum_policy_ignore_carries_on() {
     assert!(!sim.node(&owner).status().quorum);
     assert_eq!(sim.count(&owner, "vip", OpKind::Stop), 0);
     assert!(sim.owners("vip").contains(&owner));
+}
+
+#[test]
+fn a_clean_shutdown_hands_over_and_is_not_fenced() {
+    // Fencing on: a node that leaves cleanly moves its resources away (stop
+    // before start) and its death afterwards is no loss.
+    let mut sim = started(&["a", "b"], &["vip", "web"], |_| {});
+    sim.run(2 * S);
+    let holder = sim.owners("vip")[0].clone();
+    let other = if holder == "a" { "b" } else { "a" };
+    sim.leave(&holder);
+    let handed = sim.run_until(5 * S, |s| {
+        s.owners("vip") == [other.to_string()] && s.owners("web") == [other.to_string()]
+    });
+    assert!(handed, "resources not handed over:\n{}", sim.dump());
+    assert!(
+        sim.run_until(2 * S, |s| s.daemons[&holder]
+            .as_ref()
+            .is_some_and(|n| n.can_leave())),
+        "{holder} may never leave:\n{}",
+        sim.dump()
+    );
+    sim.exit(&holder);
+    sim.run(10 * S);
+    assert!(
+        sim.fenced.is_empty(),
+        "a clean shutdown was fenced:\n{}",
+        sim.dump()
+    );
+    assert_eq!(sim.owners("vip"), [other.to_string()]);
+    assert_eq!(sim.double_active_ticks, 0);
+    assert!(sim
+        .events
+        .iter()
+        .any(|(_, n, e)| n == other && matches!(e, Event::Leaving(l) if *l == holder)));
+    // It comes back: not in standby any more, it rejoins normally.
+    sim.start(&holder);
+    assert!(
+        sim.run_until(5 * S, |s| {
+            let st = s.daemons[other].as_ref().map(|n| n.status());
+            st.is_some_and(|st| st.nodes.iter().all(|n| n.member && !n.standby))
+        }),
+        "{}",
+        sim.dump()
+    );
+    assert!(sim.fenced.is_empty(), "{}", sim.dump());
+}
+
+#[test]
+fn the_last_node_leaving_stops_its_resources() {
+    let mut sim = started(&["a", "b"], &["vip"], |_| {});
+    let holder = sim.owners("vip")[0].clone();
+    let other = if holder == "a" { "b" } else { "a" };
+    sim.leave(other);
+    assert!(sim.run_until(3 * S, |s| s.daemons[other]
+        .as_ref()
+        .is_some_and(|n| n.can_leave())));
+    sim.exit(other);
+    sim.run(3 * S);
+    assert!(sim.fenced.is_empty(), "{}", sim.dump());
+    assert_eq!(sim.owners("vip"), std::slice::from_ref(&holder));
+    // Now the survivor leaves too: alone (two-node quorum), it stops the VIP.
+    sim.leave(&holder);
+    assert!(
+        sim.run_until(3 * S, |s| s.daemons[&holder]
+            .as_ref()
+            .is_some_and(|n| n.can_leave())),
+        "{}",
+        sim.dump()
+    );
+    assert!(sim.owners("vip").is_empty(), "{}", sim.dump());
+    sim.exit(&holder);
+}
+
+#[test]
+fn fence_devices_do_not_count_as_services_in_a_split() {
+    // Each node runs the fence device of the other. Cut every link: the
+    // node running only a device waits the priority fencing delay, so the
+    // VIP holder shoots first and keeps the VIP.
+    let mut sim = started(&["a", "b"], &["vip", "fence_a", "fence_b"], |s| {
+        s.devices = true;
+        s.resources = vec!["vip".into()];
+    });
+    let owner = sim.owners("vip")[0].clone();
+    let other = if owner == "a" { "b" } else { "a" }.to_string();
+    assert_eq!(
+        sim.owners(&format!("fence_{owner}")),
+        std::slice::from_ref(&other),
+        "{}",
+        sim.dump()
+    );
+    sim.cut("a", "b");
+    sim.run(10 * S);
+    assert_eq!(sim.fenced.len(), 1, "{}", sim.dump());
+    assert_eq!(sim.fenced[0].2, other, "{}", sim.dump());
+    assert_eq!(
+        sim.owners("vip"),
+        std::slice::from_ref(&owner),
+        "{}",
+        sim.dump()
+    );
 }

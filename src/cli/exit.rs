@@ -7,6 +7,9 @@
 //! | 2 | the command line is wrong |
 //! | 3 | the configuration is wrong (the message names file:line and the fix) |
 //! | 4 | keys or permissions are wrong (authkeys mode, crc refused, not root) |
+//! | 5 | admin commands: ironbeat is not running on this node (no socket, nobody listening) |
+//! | 6 | admin commands: the daemon refused the request (its message says why) |
+//! | 7 | `config check --runnable`: the configuration is valid but this machine cannot run it |
 //!
 //! The fencing front ends keep the codes of the tools they replace:
 //! `stonith` cluster-glue's `S_*` result codes ([`stonith_code`],
@@ -27,10 +30,22 @@ pub const USAGE: u8 = 2;
 pub const CONFIG: u8 = 3;
 /// Wrong keys or permissions.
 pub const AUTH: u8 = 4;
+/// The daemon is not running on this node (admin commands).
+pub const NOT_RUNNING: u8 = 5;
+/// The daemon refused an admin request.
+pub const REFUSED: u8 = 6;
+/// `config check --runnable`: a check of this machine failed.
+pub const NOT_RUNNABLE: u8 = 7;
 
 /// The exit code for an error, from the kind of the first typed error in its chain.
 pub fn for_error(error: &anyhow::Error) -> ExitCode {
     for cause in error.chain() {
+        if let Some(e) = cause.downcast_ref::<super::admin::AdminError>() {
+            return ExitCode::from(e.exit_code());
+        }
+        if let Some(e) = cause.downcast_ref::<super::config_check::CheckFailed>() {
+            return ExitCode::from(e.exit_code());
+        }
         if let Some(e) = cause.downcast_ref::<ironbeat_link::Error>() {
             return ExitCode::from(match e.kind() {
                 ErrorKind::Config => CONFIG,

@@ -1,13 +1,13 @@
 //! `ironbeat link watch` and `ironbeat link send-arp`.
 
 use std::net::{IpAddr, SocketAddrV4};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use ironbeat_link::driver::udp::{UdpKind, UdpMedium};
-use ironbeat_link::driver::{garp, state, Output, PathDriver, PathSpec, Runner};
+use ironbeat_link::driver::{garp, state, Handle, Output, PathDriver, PathSpec, Runner};
 use ironbeat_link::proto::endpoint::{Endpoint, EndpointConfig};
 use ironbeat_link::proto::garp::GarpMode;
 use ironbeat_link::wire::arp::MacAddr;
@@ -75,25 +75,82 @@ fn parse_interval(text: &str) -> std::result::Result<Duration, String> {
         .ok_or_else(|| format!("{text:?} is not a duration; write 200ms or 1s"))
 }
 
-/// Runs the link layer alone and prints its events until interrupted.
-pub fn watch(args: &WatchArgs) -> Result<()> {
-    let node = match &args.node {
-        Some(n) => n.clone(),
+/// This node's name: `--node`, else `uname -n` (as heartbeat does).
+pub fn node_name(node: Option<&str>) -> Result<String> {
+    Ok(match node {
+        Some(n) => n.to_string(),
         None => nix::unistd::gethostname()
             .context("reading the host name; pass --node NAME")?
             .to_string_lossy()
             .into_owned(),
-    };
-    let config = match (&args.ha_d, &args.config) {
-        (_, Some(file)) => config::load_native(file, &node)?,
-        (Some(dir), None) => config::load_ha_d(dir, &node, args.allow_insecure_crc)?,
-        (None, None) => config::load_ha_d(
-            std::path::Path::new("/etc/ha.d"),
-            &node,
-            args.allow_insecure_crc,
-        )?,
-    };
-    let specs = path_specs(&config)?;
+    })
+}
+
+/// Loads the link configuration: `--config FILE` (native), else `--ha-d DIR`,
+/// else `/etc/ha.d`. Shared by `ironbeat link watch` and `ironbeat run`.
+pub fn load_config(
+    ha_d: Option<&Path>,
+    file: Option<&Path>,
+    node: &str,
+    allow_insecure_crc: bool,
+) -> Result<Config> {
+    Ok(match (ha_d, file) {
+        (_, Some(file)) => config::load_native(file, node)?,
+        (Some(dir), None) => config::load_ha_d(dir, node, allow_insecure_crc)?,
+        (None, None) => config::load_ha_d(Path::new("/etc/ha.d"), node, allow_insecure_crc)?,
+    })
+}
+
+/// A running link layer: the runner's handle, its outputs and its task.
+pub struct Link {
+    /// Sends messages, reads counters and peers, stops the runner.
+    pub handle: Handle,
+    /// The runner's events (liveness, messages, path faults).
+    pub outputs: mpsc::Receiver<Output>,
+    /// The runner; returns the endpoint when stopped.
+    pub task: tokio::task::JoinHandle<Endpoint>,
+}
+
+/// Builds the endpoint of `config` in incarnation `generation`, opens every
+/// configured path and spawns the runner on the current tokio runtime.
+/// Shared by `ironbeat link watch` and `ironbeat run`.
+pub fn start_link(config: &Config, generation: Generation) -> Result<Link> {
+    let specs = path_specs(config)?;
+    let endpoint = Endpoint::new(
+        EndpointConfig {
+            cluster: config.cluster_id(),
+            node_name: config.local_node.clone(),
+            generation,
+            timing: config.timing,
+            keys: config.keys.clone(),
+            paths: config.path_ids(),
+            peers: config.peers(),
+            autojoin: config.autojoin.accepts_unlisted(),
+        },
+        Instant::now(),
+    )?;
+    let drivers = PathDriver::open_all(&specs)?;
+    let (tx, outputs) = mpsc::channel(1024);
+    let (runner, handle) = Runner::new(endpoint, drivers, tx);
+    let task = tokio::spawn(runner.run());
+    Ok(Link {
+        handle,
+        outputs,
+        task,
+    })
+}
+
+/// Runs the link layer alone and prints its events until interrupted.
+pub fn watch(args: &WatchArgs) -> Result<()> {
+    let node = node_name(args.node.as_deref())?;
+    let config = load_config(
+        args.ha_d.as_deref(),
+        args.config.as_deref(),
+        &node,
+        args.allow_insecure_crc,
+    )?;
+    // Checked before anything else starts: a bad path is a configuration error.
+    path_specs(&config)?;
     // The demo blocks these for its own threads; a watcher it starts inherits
     // the mask, and must handle them itself.
     crate::demo::set_interrupts_blocked(false);
@@ -109,39 +166,20 @@ pub fn watch(args: &WatchArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the event loop")?;
-    runtime.block_on(watch_loop(
-        config,
-        specs,
-        generation,
-        printer,
-        args.counters_every,
-    ))
+    runtime.block_on(watch_loop(config, generation, printer, args.counters_every))
 }
 
 async fn watch_loop(
     config: Config,
-    specs: Vec<PathSpec>,
     generation: Generation,
     printer: EventPrinter,
     counters_every: u64,
 ) -> Result<()> {
-    let endpoint = Endpoint::new(
-        EndpointConfig {
-            cluster: config.cluster_id(),
-            node_name: config.local_node.clone(),
-            generation,
-            timing: config.timing,
-            keys: config.keys.clone(),
-            paths: config.path_ids(),
-            peers: config.peers(),
-            autojoin: config.autojoin.accepts_unlisted(),
-        },
-        Instant::now(),
-    )?;
-    let drivers = PathDriver::open_all(&specs)?;
-    let (tx, mut outputs) = mpsc::channel(1024);
-    let (runner, handle) = Runner::new(endpoint, drivers, tx);
-    let task = tokio::spawn(runner.run());
+    let Link {
+        handle,
+        mut outputs,
+        task,
+    } = start_link(&config, generation)?;
     println!("{}", printer.started(SystemTime::now(), generation.0));
 
     let mut interrupt = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
@@ -207,7 +245,7 @@ fn format_output(printer: &EventPrinter, config: &Config, output: &Output) -> St
 }
 
 /// The drivers' view of the configured links; `links[i]` is path `i`.
-fn path_specs(config: &Config) -> Result<Vec<PathSpec>> {
+pub fn path_specs(config: &Config) -> Result<Vec<PathSpec>> {
     let mut specs = Vec::new();
     for (path, link) in config.path_ids().into_iter().zip(&config.links) {
         let location = format!("{}:{}", link.location.file.display(), link.location.line);

@@ -1,6 +1,8 @@
 //! The `ironbeat` command line: argument parsing and the one place where
 //! errors become exit codes.
 
+pub mod admin;
+pub mod config_check;
 pub mod crm;
 pub mod exit;
 pub mod fence_agent;
@@ -8,12 +10,15 @@ pub mod link;
 #[cfg(test)]
 mod mutate;
 pub mod output;
+pub mod run;
 pub mod stonith;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+
+use crate::daemon::protocol::Request;
 
 /// ironbeat: keeps services alive on bare-metal clusters.
 #[derive(Debug, Parser)]
@@ -28,12 +33,32 @@ enum Command {
     /// The link layer alone: watch heartbeat paths, send gratuitous ARP.
     #[command(subcommand)]
     Link(LinkCommand),
-    /// Build a two-node cluster in network namespaces on this machine and
-    /// show what the link layer sees when cables are pulled and nodes die.
+    /// Build a two-node cluster in network namespaces on this machine (a
+    /// VIP, fencing through a BMC per node), kill the active node and show
+    /// the timeline of detection, fencing, takeover and failback.
     Demo(DemoArgs),
     /// The policy engine: what the cluster manager would decide.
     #[command(subcommand)]
     Crm(CrmCommand),
+    /// The cluster as this node's daemon sees it: DC, quorum, nodes, links,
+    /// resources, fencing history.
+    Status(admin::StatusArgs),
+    /// Put this node in standby: its resources move away (hb_standby).
+    Standby(admin::SocketArg),
+    /// Bring this node back from standby.
+    Online(admin::SocketArg),
+    /// Bring the resources to this node (hb_takeover).
+    Takeover(admin::SocketArg),
+    /// Start, stop, move or clean up a resource.
+    #[command(subcommand)]
+    Resource(admin::ResourceCommand),
+    /// Print the cluster's events as they happen (Ctrl-C ends).
+    Events(admin::EventsArgs),
+    /// The configuration: check it before `ironbeat run` uses it.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// The cluster daemon: run this node as a member of its cluster.
+    Run(run::RunArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -42,6 +67,13 @@ enum CrmCommand {
     /// `/etc/ha.d` (`--ha-d`) and print what would happen, as `crm_simulate -S`
     /// prints it: current status, Transition Summary, revised status.
     Simulate(crm::SimulateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Load everything `ironbeat run` would and print a summary or every
+    /// error (`--runnable`: also check this machine).
+    Check(config_check::CheckArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -56,11 +88,15 @@ enum LinkCommand {
 #[derive(Debug, Args)]
 struct DemoArgs {
     /// keepalive of the demo cluster, in milliseconds.
-    #[arg(long, default_value_t = 100)]
+    #[arg(long, default_value_t = 50)]
     keepalive_ms: u64,
     /// deadtime of the demo cluster, in milliseconds.
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = 250)]
     deadtime_ms: u64,
+    /// The priority fencing delay of the demo cluster, in milliseconds (the
+    /// node that runs no service waits this long before it fences).
+    #[arg(long, default_value_t = 1000)]
+    fence_delay_ms: u64,
     /// The ironbeat binary to run in the namespaces (default: this one).
     #[arg(long)]
     binary: Option<PathBuf>,
@@ -84,6 +120,14 @@ pub fn main() -> ExitCode {
         Command::Link(LinkCommand::SendArp(args)) => link::send_arp(&args),
         Command::Demo(args) => run_demo(&args),
         Command::Crm(CrmCommand::Simulate(args)) => crm::simulate(&args),
+        Command::Status(args) => admin::status(&args),
+        Command::Standby(args) => admin::request(&args.socket, &Request::Standby),
+        Command::Online(args) => admin::request(&args.socket, &Request::Online),
+        Command::Takeover(args) => admin::request(&args.socket, &Request::Takeover),
+        Command::Resource(command) => admin::resource(&command),
+        Command::Events(args) => admin::events(&args),
+        Command::Config(ConfigCommand::Check(args)) => config_check::check(&args),
+        Command::Run(args) => run::run(&args),
     };
     match result {
         Ok(()) => exit::OK,
@@ -103,5 +147,6 @@ fn run_demo(args: &DemoArgs) -> anyhow::Result<()> {
         binary,
         keepalive_ms: args.keepalive_ms,
         deadtime_ms: args.deadtime_ms,
+        fence_delay_ms: args.fence_delay_ms,
     })
 }

@@ -920,13 +920,57 @@ enum ClusterConfig {
     Default,
 }
 
-/// Where `-H` looks, decided.
+/// Where a node's fence device is configured (`stonith -H` once decided,
+/// and `ironbeat run`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-enum Source {
-    /// A native file; `defaulted` when no option named it.
-    Native { file: PathBuf, defaulted: bool },
-    /// An ha.d directory.
+pub enum Source {
+    /// A native file's `[[fence.device]]` tables; `defaulted` when no option
+    /// named it.
+    Native {
+        /// The file.
+        file: PathBuf,
+        /// Chosen because it exists, not by `--config`.
+        defaulted: bool,
+    },
+    /// The `stonith_host` lines of an ha.d directory's ha.cf.
     HaD(PathBuf),
+}
+
+/// A node's fence device, ready to use.
+#[derive(Debug)]
+pub struct NodeDevice {
+    /// The BMC and the reset method.
+    pub settings: Settings,
+    /// Where it is configured (file:line, device or type).
+    pub origin: String,
+    /// Something the operator should fix although the device is usable.
+    pub warning: Option<String>,
+}
+
+/// Finds the device that fences `node` as seen from `local` (this node) in
+/// `source` and builds its settings (password files read and checked). The
+/// one lookup both `stonith -H` and `ironbeat run`'s fencer use.
+pub fn node_device(source: &Source, local: &str, node: &str) -> Result<NodeDevice, Problem> {
+    match source {
+        Source::Native { file, defaulted } => {
+            let (settings, origin) = native_device(file, *defaulted, node)?;
+            Ok(NodeDevice {
+                settings,
+                origin,
+                warning: None,
+            })
+        }
+        Source::HaD(dir) => {
+            let found = device_for_node(dir, local, node)?;
+            let settings = Settings::from_params(found.ty, &found.params)
+                .map_err(|p| Problem::new(p.fault, format!("{}: {}", found.origin, p.message)))?;
+            Ok(NodeDevice {
+                settings,
+                origin: format!("{}, {}", found.origin, found.ty.name),
+                warning: found.warning,
+            })
+        }
+    }
 }
 
 impl ClusterConfig {
@@ -1398,31 +1442,25 @@ fn run_short(request: &ShortRequest, switches: Switches) -> Result<u8, Failure> 
     if let Some(name) = &request.type_name {
         known_type(name)?;
     }
-    let (settings, origin) = match request.source.resolve() {
-        Source::Native { file, defaulted } => native_device(&file, defaulted, &request.node)?,
-        Source::HaD(dir) => {
-            let local = match &request.local_node {
-                Some(n) => n.to_lowercase(),
-                None => nix::unistd::gethostname()
-                    .map_err(|e| {
-                        Problem::config(format!(
-                            "cannot read this node's name (uname -n): {e}; give --node NAME"
-                        ))
-                    })?
-                    .to_string_lossy()
-                    .to_lowercase(),
-            };
-            let found = device_for_node(&dir, &local, &request.node)?;
-            if let Some(warning) = &found.warning {
-                if !switches.silent {
-                    eprintln!("WARN: {warning}");
-                }
-            }
-            let settings = Settings::from_params(found.ty, &found.params)
-                .map_err(|p| Problem::new(p.fault, format!("{}: {}", found.origin, p.message)))?;
-            (settings, format!("{}, {}", found.origin, found.ty.name))
-        }
+    let local = match &request.local_node {
+        Some(n) => n.to_lowercase(),
+        None => nix::unistd::gethostname()
+            .map_err(|e| {
+                Problem::config(format!(
+                    "cannot read this node's name (uname -n): {e}; give --node NAME"
+                ))
+            })?
+            .to_string_lossy()
+            .to_lowercase(),
     };
+    let source = request.source.resolve();
+    let found = node_device(&source, &local, &request.node)?;
+    if let Some(warning) = &found.warning {
+        if !switches.silent {
+            eprintln!("WARN: {warning}");
+        }
+    }
+    let (settings, origin) = (found.settings, found.origin);
     if switches.verbose {
         eprintln!(
             "info: {}'s BMC is {}:{} ({origin})",

@@ -88,6 +88,7 @@ pub const DIRECTIVES: &[(&str, &str)] = &[
     ("ping", "ping 198.18.0.254"),
     ("ping6", "ping6 2001:db8::1"),
     ("ping_group", "ping_group routers 198.18.0.253 198.18.0.254"),
+    ("priority_fencing_delay", "priority_fencing_delay 10s"),
     ("quorum_server", "quorum_server qs.example"),
     ("realtime", "realtime on"),
     ("record_config_changes", "record_config_changes on"),
@@ -130,8 +131,9 @@ const NEVER_BUILT: &[(&str, &str)] = &[
     ),
 ];
 
-/// Syslog facility names (`cl_syslogfac_str2int`).
-const FACILITIES: &[&str] = &[
+/// Syslog facility names (`cl_syslogfac_str2int`), which `logfacility` (and
+/// the native `[log] facility`) accept.
+pub(crate) const FACILITIES: &[&str] = &[
     "auth", "authpriv", "cron", "daemon", "ftp", "kern", "lpr", "mail", "news", "syslog", "user",
     "uucp", "local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7",
 ];
@@ -427,6 +429,11 @@ impl Parser {
                 let d = self.duration(line, name, list)?;
                 let d = self.located(line, d);
                 set_once(&mut self.cf.options.deadping, name, d)?;
+            }
+            "priority_fencing_delay" => {
+                let d = self.duration(line, name, list)?;
+                let d = self.located(line, d);
+                set_once(&mut self.cf.options.priority_fencing_delay, name, d)?;
             }
             "conn_logd_time" => {
                 let d = self.duration(line, name, list)?;

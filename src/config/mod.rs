@@ -35,8 +35,8 @@ pub use hadir::{load_ha_d, read_authkeys};
 pub use model::{
     heartbeat_timing, ApiAuth, AutoFailback, Autojoin, ClientChild, Compression, Config, EnvVar,
     FenceAgent, FenceDevice, Fencing, GenerationMethod, HeartbeatOptions, IpmiAuth, IpmiDevice,
-    IpmiInterface, IpmiPrivilege, Link, Located, Location, LogFacility, Medium, MessageFormat,
-    Pacemaker, PasswordSource, PingGroup, PingNode, RebootMethod, Stonith, StonithHost, UuidFrom,
-    DEFAULT_BAUD, DEFAULT_CLUSTER_NAME, DEFAULT_UDP_PORT, MAX_LINKS,
+    IpmiInterface, IpmiPrivilege, Link, Located, Location, LogFacility, LogLevel, Medium,
+    MessageFormat, Pacemaker, PasswordSource, PingGroup, PingNode, RebootMethod, Stonith,
+    StonithHost, UuidFrom, DEFAULT_BAUD, DEFAULT_CLUSTER_NAME, DEFAULT_UDP_PORT, MAX_LINKS,
 };
 pub use native::{load_fencing, load_native, validate_native, DEFAULT_NATIVE_CONFIG};

@@ -435,8 +435,8 @@ pub struct Config {
     pub allow_insecure_crc: bool,
     /// Whether unlisted nodes may join.
     pub autojoin: Autojoin,
-    /// ha.cf directives beyond the link layer, for later stages (empty for
-    /// native configs).
+    /// ha.cf directives beyond the link layer, for later stages (for
+    /// native configs only the logging ones, from `[log]`).
     pub heartbeat: HeartbeatOptions,
     /// The native file's `[fence]` section (empty for ha.cf, whose
     /// `stonith_host` lines stay in [`HeartbeatOptions::stonith_hosts`]).
@@ -702,6 +702,24 @@ pub enum LogFacility {
     Syslog(String),
 }
 
+/// The least severe message written (native `[log] level`; ha.cf has no
+/// such directive: `debug N` with N > 0 means `Debug`, otherwise `Info`).
+/// Ordered from most to least severe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum LogLevel {
+    /// Something failed (syslog `err`).
+    Error,
+    /// Something may fail (syslog `warning`).
+    Warning,
+    /// A significant normal event: membership, failover (syslog `notice`).
+    Notice,
+    /// Routine events (syslog `info`).
+    Info,
+    /// Details for developers (syslog `debug`; only to `debugfile`, never
+    /// to `logfile`).
+    Debug,
+}
+
 /// A `ping`/`ping6` node: a router whose reachability counts as a pseudo-member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PingNode {
@@ -819,6 +837,8 @@ pub struct HeartbeatOptions {
     pub debugfile: Option<Located<PathBuf>>,
     /// `logfacility`.
     pub logfacility: Option<Located<LogFacility>>,
+    /// The native file's `[log] level` (ha.cf has none; `debug` decides).
+    pub log_level: Option<Located<LogLevel>>,
     /// `use_logd`.
     pub use_logd: Option<Located<bool>>,
     /// `conn_logd_time`.
@@ -831,8 +851,12 @@ pub struct HeartbeatOptions {
     pub use_apphbd: Option<Located<bool>>,
     /// `debug` level 0–255.
     pub debug: Option<Located<u8>>,
-    /// `realtime`.
+    /// `realtime` (native `[cluster] realtime`).
     pub realtime: Option<Located<bool>>,
+    /// ironbeat's `priority_fencing_delay` (native `[cluster]
+    /// priority_fencing_delay`): how long the side of a two-node split that
+    /// runs no services waits before fencing.
+    pub priority_fencing_delay: Option<Located<Duration>>,
     /// `rtprio` (SCHED_FIFO priority 1–99).
     pub rtprio: Option<Located<u8>>,
     /// `hopfudge`.

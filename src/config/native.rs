@@ -13,6 +13,8 @@
 //! allow_insecure_crc = false
 //! autojoin = "none"                   # none | other | any
 //! udp_port = 694                      # default port of UDP links
+//! priority_fencing_delay = "10s"      # two-node split: the side without services waits
+//! realtime = true                     # mlockall + SCHED_RR, as ha.cf's realtime
 //!
 //! [timing]                            # durations with units; heartbeat's defaults
 //! keepalive = "20ms"
@@ -37,6 +39,12 @@
 //! id = "vip"
 //! agent = "ocf:heartbeat:IPaddr2"
 //! params = { ip = "198.18.0.10" }
+//!
+//! [log]                               # optional; ha.cf's logfacility/logfile/debugfile
+//! facility = "daemon"                 # a syslog facility, or "none" (the default)
+//! file = "/var/log/ironbeat.log"      # everything but debug messages
+//! debug_file = "/var/log/ironbeat-debug.log"   # everything
+//! level = "info"                      # error | warning | notice | info | debug
 //! ```
 //!
 //! The resource tables (`[resource_defaults]`, `[[resource]]`,
@@ -55,11 +63,12 @@ use toml::Spanned;
 
 use super::error::ConfigError;
 use super::fence::{self, Files, RawFence};
+use super::hacf::FACILITIES;
 use super::hadir::{read_authkeys, read_text};
 use super::model::{
     heartbeat_timing, timing_blame, timing_message, Autojoin, Config, Fencing, HeartbeatOptions,
-    Link, Location, Medium, TimingField, DEFAULT_BAUD, DEFAULT_CLUSTER_NAME, DEFAULT_UDP_PORT,
-    MAX_LINKS,
+    Link, Located, Location, LogFacility, LogLevel, Medium, TimingField, DEFAULT_BAUD,
+    DEFAULT_CLUSTER_NAME, DEFAULT_UDP_PORT, MAX_LINKS,
 };
 use super::resources::{
     self, NativeCrm, RawClone, RawColocation, RawDefaults, RawGroup, RawLocation, RawOrder,
@@ -103,7 +112,28 @@ struct RawFile {
     colocation: Vec<Spanned<RawColocation>>,
     #[serde(default)]
     order: Vec<Spanned<RawOrder>>,
+    log: Option<RawLog>,
 }
+
+/// `[log]`: where the daemon logs (ha.cf's `logfacility`, `logfile`,
+/// `debugfile`) and from which level.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLog {
+    facility: Option<Spanned<String>>,
+    file: Option<Spanned<String>>,
+    debug_file: Option<Spanned<String>>,
+    level: Option<Spanned<String>>,
+}
+
+/// The `[log] level` names, most severe first.
+const LOG_LEVELS: &[(&str, LogLevel)] = &[
+    ("error", LogLevel::Error),
+    ("warning", LogLevel::Warning),
+    ("notice", LogLevel::Notice),
+    ("info", LogLevel::Info),
+    ("debug", LogLevel::Debug),
+];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -120,6 +150,8 @@ struct RawCluster {
     symmetric_cluster: Option<Spanned<bool>>,
     start_failure_is_fatal: Option<Spanned<bool>>,
     maintenance_mode: Option<Spanned<bool>>,
+    priority_fencing_delay: Option<Spanned<String>>,
+    realtime: Option<Spanned<bool>>,
 }
 
 #[derive(Deserialize)]
@@ -165,7 +197,7 @@ pub fn load_native(path: &Path, local_node: &str) -> Result<Config, ConfigError>
         keys,
         allow_insecure_crc: native.allow_insecure_crc,
         autojoin: native.autojoin,
-        heartbeat: HeartbeatOptions::default(),
+        heartbeat: native.logging,
         fencing: native.fencing,
     };
     config.check_serial_budget()?;
@@ -200,6 +232,8 @@ pub(super) struct Native {
     authkeys: PathBuf,
     allow_insecure_crc: bool,
     autojoin: Autojoin,
+    /// `[log]`, in the fields ha.cf's logging directives fill.
+    logging: HeartbeatOptions,
     /// `[fence]`.
     pub(super) fencing: Fencing,
     /// The CRM model: members, policy, fence devices, resources and
@@ -345,6 +379,19 @@ pub(super) fn parse_native(
     }
 
     let timing = timing(&src, raw.timing.as_ref(), &cluster_span)?;
+    let mut logging = logging(&src, raw.log.as_ref())?;
+    if let Some(delay) = &cluster.priority_fencing_delay {
+        logging.priority_fencing_delay = Some(Located {
+            value: duration(&src, "priority_fencing_delay", delay)?,
+            location: src.location(&delay.span()),
+        });
+    }
+    if let Some(realtime) = &cluster.realtime {
+        logging.realtime = Some(Located {
+            value: *realtime.get_ref(),
+            location: src.location(&realtime.span()),
+        });
+    }
 
     if raw.link.is_empty() {
         return Err(ConfigError::in_file(
@@ -440,9 +487,106 @@ pub(super) fn parse_native(
         authkeys,
         allow_insecure_crc: cluster.allow_insecure_crc.unwrap_or(false),
         autojoin,
+        logging,
         fencing,
         crm,
     })
+}
+
+/// `[log]` into the logging fields of [`HeartbeatOptions`].
+fn logging(src: &Source<'_>, raw: Option<&RawLog>) -> Result<HeartbeatOptions, ConfigError> {
+    let mut options = HeartbeatOptions::default();
+    let Some(raw) = raw else {
+        return Ok(options);
+    };
+    let located = |span: &Range<usize>| src.location(span);
+    if let Some(f) = &raw.facility {
+        let name = f.get_ref().trim().to_ascii_lowercase();
+        let facility = if name == "none" {
+            LogFacility::None
+        } else if FACILITIES.contains(&name.as_str()) {
+            LogFacility::Syslog(name)
+        } else {
+            let hint = nearest(&name, FACILITIES.iter().copied())
+                .map(|n| format!("did you mean \"{n}\"? "))
+                .unwrap_or_default();
+            return Err(src.error(
+                &f.span(),
+                format!(
+                    "facility {:?} is not a syslog facility; {hint}use \"daemon\", \"local0\" … \
+                     \"local7\", or \"none\" to log only to files and the journal",
+                    f.get_ref()
+                ),
+            ));
+        };
+        options.logfacility = Some(Located {
+            value: facility,
+            location: located(&f.span()),
+        });
+    }
+    let path = |key: &str, value: &Spanned<String>| -> Result<Located<PathBuf>, ConfigError> {
+        let text = value.get_ref();
+        if text.is_empty() || !text.starts_with('/') || text.ends_with('/') {
+            return Err(src.error(
+                &value.span(),
+                format!(
+                    "{key} {text:?} is not an absolute file path; write e.g. \
+                     \"/var/log/ironbeat.log\""
+                ),
+            ));
+        }
+        if text.chars().any(char::is_control) {
+            return Err(src.error(
+                &value.span(),
+                format!("{key} holds a control character; write a plain file path"),
+            ));
+        }
+        Ok(Located {
+            value: PathBuf::from(text),
+            location: located(&value.span()),
+        })
+    };
+    options.logfile = raw.file.as_ref().map(|f| path("file", f)).transpose()?;
+    options.debugfile = raw
+        .debug_file
+        .as_ref()
+        .map(|f| path("debug_file", f))
+        .transpose()?;
+    if let (Some(file), Some(debug)) = (&options.logfile, &options.debugfile) {
+        if file.value == debug.value {
+            return Err(ConfigError::at(
+                &debug.location,
+                "debug_file is the same file as `file`; give it its own file (it receives \
+                 every message, `file` all but debug ones)",
+            ));
+        }
+    }
+    if let Some(level) = &raw.level {
+        let name = level.get_ref().trim().to_ascii_lowercase();
+        let Some((_, value)) = LOG_LEVELS.iter().find(|(n, _)| *n == name) else {
+            let names = LOG_LEVELS.iter().map(|(n, _)| *n);
+            let hint = LOG_LEVELS
+                .iter()
+                .map(|(n, _)| *n)
+                .find(|n| name.len() >= 3 && n.starts_with(name.as_str()))
+                .or_else(|| nearest(&name, names))
+                .map(|n| format!("did you mean \"{n}\"? "))
+                .unwrap_or_default();
+            return Err(src.error(
+                &level.span(),
+                format!(
+                    "level {:?} is not a log level; {hint}use \"error\", \"warning\", \
+                     \"notice\", \"info\" (the default) or \"debug\"",
+                    level.get_ref()
+                ),
+            ));
+        };
+        options.log_level = Some(Located {
+            value: *value,
+            location: located(&level.span()),
+        });
+    }
+    Ok(options)
 }
 
 /// A duration written with a unit (`"500ms"`, `"10s"`), at the line of its value.
@@ -877,6 +1021,71 @@ port = 695
         assert!(e.to_string().contains("no [cluster] table"), "{e}");
         let e = err("[cluster]\nnodes = [\"node1\"]\n");
         assert!(e.to_string().contains("no [[link]]"), "{e}");
+    }
+
+    #[test]
+    fn log_section() {
+        let base = "[cluster]\nnodes = [\"node1\"]\n[[link]]\nkind = \"ether\"\niface = \"e\"\n";
+        let n = parse(base).unwrap();
+        assert!(n.logging.logfacility.is_none() && n.logging.log_level.is_none());
+        let n = parse(&format!(
+            "{base}[log]\nfacility = \"Local3\"\nfile = \"/var/log/ib.log\"\n\
+             debug_file = \"/var/log/ib-debug.log\"\nlevel = \"debug\"\n"
+        ))
+        .unwrap();
+        let l = &n.logging;
+        assert_eq!(
+            l.logfacility.as_ref().map(|f| &f.value),
+            Some(&LogFacility::Syslog("local3".into()))
+        );
+        assert_eq!(l.logfacility.as_ref().unwrap().location.line, 7);
+        assert_eq!(
+            l.logfile.as_ref().unwrap().value,
+            Path::new("/var/log/ib.log")
+        );
+        assert_eq!(l.debugfile.as_ref().unwrap().location.line, 9);
+        assert_eq!(l.log_level.as_ref().unwrap().value, LogLevel::Debug);
+        let n = parse(&format!(
+            "{base}[log]\nfacility = \"none\"\nlevel = \"Notice\"\n"
+        ))
+        .unwrap();
+        assert_eq!(n.logging.logfacility.unwrap().value, LogFacility::None);
+        assert_eq!(n.logging.log_level.unwrap().value, LogLevel::Notice);
+
+        let cases = [
+            ("facility = \"local9\"", 7, "did you mean \"local0\""),
+            ("facility = 3", 7, "quote it"),
+            ("file = \"ib.log\"", 7, "absolute file path"),
+            ("file = \"/var/log/\"", 7, "absolute file path"),
+            ("file = \"/a\"\ndebug_file = \"/a\"", 8, "same file"),
+            ("level = \"verbose\"", 7, "not a log level"),
+            ("level = \"debg\"", 7, "did you mean \"debug\""),
+            ("level = \"warn\"", 7, "did you mean \"warning\""),
+            ("levle = \"info\"", 7, "did you mean `level`"),
+        ];
+        for (text, line, needle) in cases {
+            let e = err(&format!("{base}[log]\n{text}\n"));
+            assert_eq!(e.line(), Some(line), "{text}: {e}");
+            assert!(e.to_string().contains(needle), "{text}: {e}");
+        }
+
+        // Hostile [log] sections: errors, never panics.
+        let good = format!(
+            "{base}[log]\nfacility = \"local0\"\nfile = \"/var/log/a\"\n\
+             debug_file = \"/var/log/b\"\nlevel = \"debug\"\n"
+        );
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        for _ in 0..1000 {
+            let mut bytes = good.as_bytes().to_vec();
+            for _ in 0..2 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let at = base.len() + (state as usize) % (bytes.len() - base.len());
+                bytes[at] = b"[]=\"/\n\0\x7f.x \\{}#\t"[(state >> 40) as usize % 16];
+            }
+            let _ = parse(&String::from_utf8_lossy(&bytes));
+        }
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub struct Setup {
     pub migration_threshold: u32,
     pub preferred: Option<(String, i64)>,
     pub no_quorum_policy: NoQuorumPolicy,
+    /// Fence devices (`stonith`-class primitives) named `fence_<node>`, one
+    /// per node, each preferring to run on another node (as the engine
+    /// would place a device away from the node it powers).
+    pub devices: bool,
 }
 
 impl Setup {
@@ -51,6 +55,7 @@ impl Setup {
             migration_threshold: 1_000_000,
             preferred: None,
             no_quorum_policy: NoQuorumPolicy::Stop,
+            devices: false,
         }
     }
 
@@ -89,9 +94,34 @@ impl Setup {
                 meta,
             });
         }
+        let services = m.resources.len();
+        if self.devices {
+            for (i, n) in self.names.iter().enumerate() {
+                m.resources.push(Resource {
+                    id: format!("fence_{n}"),
+                    parent: None,
+                    kind: ResourceKind::Primitive(Primitive {
+                        class: "stonith".into(),
+                        provider: None,
+                        agent: "fence_ipmilan".into(),
+                        operations: Vec::new(),
+                        parameters: BTreeMap::new(),
+                    }),
+                    meta: Meta::default(),
+                });
+                let elsewhere = ironbeat_crm::model::NodeId((i + 1) % self.names.len());
+                m.locations.push(ironbeat_crm::model::Location {
+                    id: format!("fence-{n}-elsewhere"),
+                    resource: ironbeat_crm::model::ResourceId(m.resources.len() - 1),
+                    role: None,
+                    scores: vec![(elsewhere, Score::new(1000))],
+                    discovery: ironbeat_crm::model::Discovery::Always,
+                });
+            }
+        }
         if let Some((node, score)) = &self.preferred {
             let nid = m.node_by_name(node).expect("preferred node exists");
-            for i in 0..m.resources.len() {
+            for i in 0..services {
                 m.locations.push(ironbeat_crm::model::Location {
                     id: format!("prefer-{i}"),
                     resource: ironbeat_crm::model::ResourceId(i),
@@ -265,6 +295,28 @@ impl Sim {
         self.daemons.insert(name.to_string(), None);
         self.monitors.remove(name);
         self.lost.insert(name.to_string());
+    }
+
+    /// Starts a clean shutdown of a node's daemon (`Node::leave`).
+    pub fn leave(&mut self, name: &str) {
+        self.actions
+            .push((self.elapsed(), format!("TEST: leave {name}")));
+        let now = self.now;
+        self.node(name).leave(now);
+        self.drain(name);
+    }
+
+    /// The daemon exits after a clean shutdown: nothing of it runs any more.
+    pub fn exit(&mut self, name: &str) {
+        self.actions
+            .push((self.elapsed(), format!("TEST: exit {name}")));
+        assert!(
+            self.running[name].is_empty(),
+            "{name} exits while running {:?}",
+            self.running[name]
+        );
+        self.daemons.insert(name.to_string(), None);
+        self.monitors.remove(name);
     }
 
     /// Cuts every link between two nodes (both ways).

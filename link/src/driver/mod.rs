@@ -10,6 +10,7 @@
 pub mod ether;
 pub mod garp;
 pub mod ping;
+pub mod realtime;
 pub mod serial;
 pub mod state;
 pub mod udp;

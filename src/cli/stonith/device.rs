@@ -306,6 +306,9 @@ pub struct Done {
     pub changed: bool,
     /// Something the operator should know although the action succeeded.
     pub warning: Option<String>,
+    /// Off was seen during the action (always after off and reboot; never
+    /// after a cycle or a hard reset).
+    pub off_seen: bool,
 }
 
 /// The client's configuration for one action against `bmc`.
@@ -348,18 +351,33 @@ pub fn client_config(bmc: &Bmc, action: Action) -> Result<Config, FenceError> {
 /// a failure of the on half is a warning in [`Done`], not an error
 /// (fence-agents' API: "0 if the off portion was successful").
 pub fn execute(bmc: &Bmc, action: Action, verbose: bool) -> Result<Done, FenceError> {
+    let outcome = client::run_blocking(request(bmc, action, verbose)?)?;
+    Ok(done(outcome))
+}
+
+/// [`execute`] on the caller's tokio runtime (the daemon's fencer), quiet.
+pub async fn execute_async(bmc: &Bmc, action: Action) -> Result<Done, FenceError> {
+    let outcome = client::run(request(bmc, action, false)?).await?;
+    Ok(done(outcome))
+}
+
+fn request(bmc: &Bmc, action: Action, verbose: bool) -> Result<FenceRequest, FenceError> {
     let config = client_config(bmc, action)?;
     let mut request = FenceRequest::new(bmc.host.trim(), config);
     request.port = bmc.port;
     request.verbose = verbose;
-    let outcome = client::run_blocking(request)?;
-    Ok(Done {
+    Ok(request)
+}
+
+fn done(outcome: ironbeat_fence::ipmi::client::Outcome) -> Done {
+    Done {
         power: outcome.power,
         changed: outcome.command_sent,
         warning: outcome.power_on_failed.map(|why| {
             format!("the node was seen off (fenced), but powering it on again failed: {why}")
         }),
-    })
+        off_seen: outcome.off_seen,
+    }
 }
 
 /// Escapes text for XML character data and attribute values.
