@@ -12,14 +12,17 @@
 #   --trials N     trials per stack and fault (default 20)
 #   --quick        3 trials (a smoke run, ~3 minutes)
 #   --stacks LIST  heartbeat,heartbeat-100ms,keepalived-0.1s,keepalived-0.01s,
-#                  ironbeat,ironbeat-fenced (default: all but heartbeat-100ms)
+#                  ironbeat,ironbeat-fenced,ironbeat-fenced-nodelay
+#                  (default: all but heartbeat-100ms). The fenced rows fence
+#                  through the lab's BMCs (a fenced node reboots in 3 s);
+#                  -nodelay runs the daemon with --priority-fencing-delay 0s
 #   --faults LIST  kill9,linkdown (default both)
 #   --settle SECS  quiet time before each fault once node1 answers (default 4)
 #   --soak SECS    instead of trials: hold the VIP for SECS with every core
 #                  loaded by stress-ng; count false failovers (the target run
 #                  is --soak 600 --stacks ironbeat)
 #
-# Defaults take about 25 minutes (heartbeat's link-cut trials wait ~17 s each
+# Defaults take about 40 minutes (heartbeat's link-cut trials wait ~17 s each
 # for its partition restart). Prints a markdown table (and writes --out FILE).
 # Keep the machine otherwise idle: the figures are scheduling sensitive.
 set -euo pipefail

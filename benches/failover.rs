@@ -60,8 +60,12 @@ enum Stack {
     },
     /// keepalived 2.2.7, VRRPv3 with this advert interval (seconds).
     Keepalived { advert: &'static str },
-    /// `ironbeat run`, optionally with IPMI fencing through the lab's BMCs.
-    Ironbeat { fenced: bool },
+    /// `ironbeat run`, optionally with IPMI fencing through the lab's BMCs
+    /// and a `--priority-fencing-delay` (default: the daemon's, 10 s).
+    Ironbeat {
+        fenced: bool,
+        fence_delay: Option<&'static str>,
+    },
 }
 
 impl Stack {
@@ -79,11 +83,21 @@ impl Stack {
             },
             "keepalived" | "keepalived-0.1s" => Stack::Keepalived { advert: "0.1" },
             "keepalived-0.01s" => Stack::Keepalived { advert: "0.01" },
-            "ironbeat" => Stack::Ironbeat { fenced: false },
-            "ironbeat-fenced" => Stack::Ironbeat { fenced: true },
+            "ironbeat" => Stack::Ironbeat {
+                fenced: false,
+                fence_delay: None,
+            },
+            "ironbeat-fenced" => Stack::Ironbeat {
+                fenced: true,
+                fence_delay: None,
+            },
+            "ironbeat-fenced-nodelay" => Stack::Ironbeat {
+                fenced: true,
+                fence_delay: Some("0s"),
+            },
             other => bail!(
                 "unknown stack {other:?}: use heartbeat, heartbeat-100ms, keepalived-0.1s, \
-                 keepalived-0.01s, ironbeat, ironbeat-fenced"
+                 keepalived-0.01s, ironbeat, ironbeat-fenced, ironbeat-fenced-nodelay"
             ),
         })
     }
@@ -98,12 +112,20 @@ impl Stack {
             Stack::Keepalived { advert } => {
                 format!("keepalived 2.2.7 (VRRPv3, advert_int {advert} s)")
             }
-            Stack::Ironbeat { fenced: false } => {
+            Stack::Ironbeat { fenced: false, .. } => {
                 "ironbeat (keepalive 10ms, deadtime 50ms, no fencing)".into()
             }
-            Stack::Ironbeat { fenced: true } => {
-                "ironbeat (keepalive 10ms, deadtime 50ms, IPMI fencing)".into()
-            }
+            Stack::Ironbeat {
+                fenced: true,
+                fence_delay: None,
+            } => "ironbeat (keepalive 10ms, deadtime 50ms, IPMI fencing, default priority delay)"
+                .into(),
+            Stack::Ironbeat {
+                fenced: true,
+                fence_delay: Some(d),
+            } => format!(
+                "ironbeat (keepalive 10ms, deadtime 50ms, IPMI fencing, priority delay {d})"
+            ),
         }
     }
 
@@ -132,6 +154,7 @@ fn parse_args() -> Result<Args> {
             "keepalived-0.01s",
             "ironbeat",
             "ironbeat-fenced",
+            "ironbeat-fenced-nodelay",
         ]
         .iter()
         .map(|s| Stack::parse(s))
@@ -186,7 +209,7 @@ fn parse_args() -> Result<Args> {
                 println!(
                     "failover benchmark: sudo bench/failover.sh [--trials N] [--quick] \
                      [--stacks heartbeat,heartbeat-100ms,keepalived-0.1s,keepalived-0.01s,\
-                     ironbeat,ironbeat-fenced] [--faults kill9,linkdown] [--soak SECS] \
+                     ironbeat,ironbeat-fenced,ironbeat-fenced-nodelay] [--faults kill9,linkdown] [--soak SECS] \
                      [--binary PATH] [--out FILE]"
                 );
                 std::process::exit(0);
@@ -259,7 +282,9 @@ fn run() -> Result<()> {
     lab::block_interrupts();
     let ours = ironbeat_run(&args.binary);
     log("building the lab: 2 nodes, a switch, a client, a BMC per node");
-    let mut lab = Lab::build(LabSpec::new("fo", 2), &mut |step| log(step))?;
+    // A fenced node reboots in 3 s, so its takeover and failback are apart.
+    let spec = LabSpec::new("fo", 2).boot_time(Duration::from_secs(3));
+    let mut lab = Lab::build(spec, &mut |step| log(step))?;
     lab::tear_down_on_interrupt(&lab)?;
     let mut rows = Vec::new();
     let mut soaks = Vec::new();
@@ -431,6 +456,11 @@ fn configure(lab: &Lab, stack: &Stack, binary: Option<&Path>) -> Result<()> {
                     ),
                 )?;
                 node.set_starter(Box::new(move |n: &Node| {
+                    // keepalived refuses to start while a pid file names a
+                    // live process, and PIDs get reused: start clean.
+                    for f in ["keepalived.pid", "vrrp.pid", "checkers.pid"] {
+                        let _ = fs::remove_file(dir.join(f));
+                    }
                     let p = |f: &str| dir.join(f).to_string_lossy().into_owned();
                     let args = [
                         "-n".to_string(),
@@ -453,13 +483,16 @@ fn configure(lab: &Lab, stack: &Stack, binary: Option<&Path>) -> Result<()> {
                     Ok(DaemonPid::Known(pid))
                 }));
             }
-            Stack::Ironbeat { .. } => {
+            Stack::Ironbeat { fence_delay, .. } => {
                 let binary = binary.context("ironbeat run not available")?.to_path_buf();
-                node.set_starter(lab::ironbeat_starter(binary, Vec::new()));
+                let extra = fence_delay
+                    .map(|d| vec!["--priority-fencing-delay".to_string(), d.to_string()])
+                    .unwrap_or_default();
+                node.set_starter(lab::ironbeat_starter(binary, extra));
             }
         }
     }
-    if let Stack::Ironbeat { fenced } = stack {
+    if let Stack::Ironbeat { fenced, .. } = stack {
         // The same timers as heartbeat's row, on the same single LAN link.
         let mut config = HaConfig::new(Duration::from_millis(10), Duration::from_millis(50));
         config.warntime = Duration::from_millis(30);
@@ -490,7 +523,21 @@ fn steady(lab: &Lab, prober: &Prober, limit: Duration) -> Result<()> {
         }
     }
     let vip = lab.vip();
+    let mut restarted = Instant::now();
     loop {
+        // A daemon that died while starting is started again (every 5 s).
+        if restarted.elapsed() > Duration::from_secs(5) {
+            restarted = Instant::now();
+            for node in lab.nodes() {
+                if node.is_powered()? && node.daemon_pid().is_none() {
+                    log(&format!(
+                        "{}: daemon not running, starting it again",
+                        node.name()
+                    ));
+                    node.start_daemon()?;
+                }
+            }
+        }
         let n1 = lab.node(1)?.holds(vip)?;
         let n2 = lab.node(2)?.holds(vip)?;
         if n1 && !n2 {

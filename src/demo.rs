@@ -24,8 +24,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use anyhow::{bail, Context, Result};
 
 use crate::daemon::protocol::{self, EventRecord, Reply, Request};
-use crate::lab::{ironbeat_starter, HaConfig, Links};
 use crate::lab::{self, Lab, LabSpec, PowerCause, ProbeOptions};
+use crate::lab::{ironbeat_command, DaemonPid, HaConfig, Links, NodeCommand, Starter};
 
 /// Options of `ironbeat demo`.
 #[derive(Debug, Clone)]
@@ -65,6 +65,18 @@ pub fn run(options: &DemoOptions) -> Result<()> {
     )?;
     lab::tear_down_on_interrupt(&lab)?;
     let result = walk_through(&lab, options);
+    if result.is_err() {
+        // The logs go with the lab: show their ends before removing it.
+        for node in lab.nodes() {
+            let log = node.logs().join("ironbeat.log");
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let lines: Vec<&str> = text.lines().collect();
+            println!("\n-- the last lines of {}", log.display());
+            for line in &lines[lines.len().saturating_sub(25)..] {
+                println!("   {line}");
+            }
+        }
+    }
     drop(lab);
     println!("\ncleaned up: namespaces, cables, BMCs and files removed");
     result
@@ -119,7 +131,7 @@ fn walk_through(lab: &Lab, o: &DemoOptions) -> Result<()> {
     let prober = lab.prober(ProbeOptions::default())?;
     let started = Instant::now();
     for node in lab.nodes() {
-        node.set_starter(ironbeat_starter(o.binary.clone(), Vec::new()));
+        node.set_starter(booting_starter(o.binary.clone()));
         node.start_daemon()?;
     }
     let vip = lab.vip();
@@ -159,13 +171,14 @@ fn walk_through(lab: &Lab, o: &DemoOptions) -> Result<()> {
     };
     println!(
         "   {vip} answers from node2 {} after the kill; node1 reboots (the fence was a \
-         power cycle), rejoins and takes its VIP back (auto_failback on)",
-        ms(taken.saturating_duration_since(killed))
+         power cycle; it boots in {} s), rejoins and takes its VIP back (auto_failback on)",
+        ms(taken.saturating_duration_since(killed)),
+        BOOT_TIME.as_secs()
     );
     let Some(returned) = wait_for_power_on(node1, killed, START_LIMIT) else {
         bail!("node1 did not power on again after the fence");
     };
-    let Some(failback) = prober.wait_for_steady("node1", 5, START_LIMIT) else {
+    let Some(failback) = prober.wait_for_steady("node1", 5, START_LIMIT + BOOT_TIME) else {
         bail!(
             "node1 did not take the VIP back within {}: see {}",
             ms(START_LIMIT),
@@ -228,6 +241,35 @@ fn walk_through(lab: &Lab, o: &DemoOptions) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// How long a virtual node "boots" after its BMC powers it on before its
+/// daemon starts (a real server takes minutes; the demo keeps it short).
+const BOOT_TIME: Duration = Duration::from_secs(2);
+
+/// Starts `ironbeat run` at once the first time, and [`BOOT_TIME`] after
+/// each later power-on, as a machine boots: the daemon's PID is the shell's,
+/// which execs it.
+fn booting_starter(binary: PathBuf) -> Starter {
+    let mut boots = 0u32;
+    Box::new(move |n: &lab::Node| {
+        let command = ironbeat_command(&binary, n, &[]);
+        boots += 1;
+        if boots == 1 {
+            return Ok(DaemonPid::Known(n.spawn(&command)?));
+        }
+        let script = format!("sleep {} && exec \"$0\" \"$@\"", BOOT_TIME.as_secs());
+        let mut args = vec![
+            "-c".to_string(),
+            script,
+            binary.to_string_lossy().into_owned(),
+        ];
+        args.extend(command.args.iter().cloned());
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let mut booting = NodeCommand::new("/bin/sh", &args);
+        booting.log = command.log.clone();
+        Ok(DaemonPid::Known(n.spawn(&booting)?))
+    })
 }
 
 /// Waits for the first power-on of `node` after `after`.
@@ -323,7 +365,6 @@ impl EventStreams {
     }
 }
 
-
 /// Lines of a timeline, relative to its start.
 struct Timeline {
     start: Instant,
@@ -363,7 +404,8 @@ impl Timeline {
             if offset < 0 {
                 continue;
             }
-            self.lines.push((offset, format!("{node}: {}", record.text)));
+            self.lines
+                .push((offset, format!("{node}: {}", record.text)));
         }
     }
 

@@ -112,6 +112,7 @@ fn report() -> StatusReport {
         probed: member,
         standby,
         config_mismatch: false,
+        connectivity: None,
     };
     StatusReport {
         cluster: Status {
@@ -132,6 +133,7 @@ fn report() -> StatusReport {
                 at: 1_795_316_645,
                 outcome: FenceOutcome::Failed,
             }],
+            waiting: None,
         },
         links: vec![PeerLinks {
             node: "bravo".into(),

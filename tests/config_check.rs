@@ -438,7 +438,6 @@ fn directives_without_effect_are_named() {
     out.expect(OK);
     for needle in [
         "ha.cf:8: `watchdog` is not armed",
-        "ha.cf:9: `ping` nodes are not used yet",
         "ha.cf:10: `respawn` children are not run by ironbeat",
         "ha.cf:11: `use_logd` has no effect",
     ] {
@@ -449,6 +448,8 @@ fn directives_without_effect_are_named() {
         );
         assert!(out.stdout.contains(needle), "{needle:?}:\n{}", out.stdout);
     }
+    // Ping nodes are used (connectivity): no warning for them.
+    assert!(!out.stdout.contains("ha.cf:9:"), "{}", out.stdout);
 }
 
 #[test]
@@ -457,6 +458,50 @@ fn a_missing_directory_says_where_to_point() {
     out.expect(CONFIG);
     assert!(
         out.stdout.contains("/nonexistent/ha.d/ha.cf"),
+        "{}",
+        out.stdout
+    );
+}
+
+#[test]
+fn runnable_checks_that_ping_nodes_resolve() {
+    let dir = Dir::new("ping-names");
+    ha_d(&dir);
+    let text = std::fs::read_to_string(dir.0.join("ha.cf")).unwrap();
+    let ha = dir.0.display().to_string();
+    let state = dir.0.join("state").display().to_string();
+    let runnable = || {
+        check(&[
+            "--ha-d",
+            &ha,
+            "--node",
+            "node1",
+            "--runnable",
+            "--state-dir",
+            &state,
+        ])
+    };
+    dir.write("ha.cf", &format!("{text}ping 198.18.0.254\n"), 0o644);
+    let out = runnable();
+    assert!(
+        out.stdout
+            .contains("  ok    every ping node resolves to an address"),
+        "{}",
+        out.stdout
+    );
+    dir.write(
+        "ha.cf",
+        &format!("{text}ping 198.18.0.254 no-such-host.invalid\n"),
+        0o644,
+    );
+    let out = runnable();
+    out.expect(NOT_RUNNABLE);
+    assert!(
+        out.stdout
+            .contains("  FAIL  every ping node resolves to an address: ")
+            && out
+                .stdout
+                .contains("ha.cf:8: ping node no-such-host.invalid"),
         "{}",
         out.stdout
     );

@@ -319,3 +319,38 @@ fn the_lab_ha_d_passes_config_check_inside_each_node() {
         );
     }
 }
+
+#[test]
+fn a_node_boots_its_daemon_after_the_boot_time_and_a_power_off_cancels_it() {
+    if !root() {
+        return;
+    }
+    let lab = Lab::build(
+        LabSpec::new("boot", 2)
+            .bmc(false)
+            .boot_time(Duration::from_millis(400)),
+        &mut quiet,
+    )
+    .unwrap();
+    let node = lab.node(2).unwrap();
+    node.set_starter(Box::new(|n| {
+        Ok(DaemonPid::Known(
+            n.spawn(&NodeCommand::new("sleep", &["300"]))?,
+        ))
+    }));
+    lab.power_off(2).unwrap();
+    lab.power_on(2).unwrap();
+    assert!(node.is_powered().unwrap());
+    assert!(node.daemon_pid().is_none(), "still booting");
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(node.daemon_pid().is_some(), "booted");
+    // Off, on, and off again within the boot time: nothing starts.
+    lab.power_off(2).unwrap();
+    lab.power_on(2).unwrap();
+    lab.power_off(2).unwrap();
+    std::thread::sleep(Duration::from_millis(700));
+    assert!(node.daemon_pid().is_none());
+    assert!(ironbeat::lab::pids_in_netns(node.netns()).is_empty());
+    let events = node.power_events();
+    assert_eq!(events.iter().filter(|e| e.on).count(), 2);
+}

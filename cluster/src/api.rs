@@ -45,6 +45,10 @@ pub struct NodeConfig {
     pub fencing: bool,
     /// The link layer's deadtime: the startup wait before electing a DC.
     pub deadtime: Duration,
+    /// heartbeat's `initdead`: with `wait_for_all` and fencing, a peer not
+    /// seen within this time of the start is fenced off (startup fencing),
+    /// and then counts as seen; without fencing the node keeps waiting.
+    pub initdead: Duration,
     /// How long the side that runs no services waits before fencing in a
     /// split ([`DEFAULT_PRIORITY_FENCING_DELAY`]).
     pub priority_fencing_delay: Duration,
@@ -141,6 +145,20 @@ pub struct OpResult {
 pub struct FenceRequest {
     /// The node.
     pub node: String,
+    /// What to do to it.
+    pub action: FenceAction,
+}
+
+/// What a [`FenceRequest`] asks of the fence device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum FenceAction {
+    /// The cluster's `stonith-action` with the device's method (reboot by
+    /// default): a lost member.
+    Configured,
+    /// Power off and leave off: a node never seen since this node started
+    /// (startup fencing). Never a reboot: a node that came back with broken
+    /// links would shoot back after its own `initdead`.
+    Off,
 }
 
 /// How fencing ended.
@@ -235,6 +253,9 @@ pub enum Event {
     /// A lost node's resources are recovered without fencing: unsafe, the
     /// node may only be cut off and still run them.
     RecoveryWithoutFencing(String),
+    /// `initdead` passed without every node seen and without fencing
+    /// configured: nothing starts until these nodes are seen (said once).
+    WaitingForAll(Vec<String>),
     /// The DC computed a transition of this many actions.
     Transition(usize),
     /// An operation was sent to a node.
@@ -266,6 +287,13 @@ pub enum Event {
         /// Why.
         reason: String,
     },
+    /// A node's connectivity (ping targets it reaches) changed.
+    Connectivity {
+        /// The node.
+        node: String,
+        /// Ping targets up.
+        value: u32,
+    },
 }
 
 /// The cluster as this node sees it (`ironbeat status --json`).
@@ -285,6 +313,10 @@ pub struct Status {
     pub resources: Vec<ResourceStatus>,
     /// Fencing history, oldest first (bounded).
     pub fencing: Vec<FenceRecord>,
+    /// Why nothing starts yet, when every node has not been seen since
+    /// start (wait-for-all), with what to do about it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
 }
 
 /// One node in [`Status`].
@@ -300,6 +332,10 @@ pub struct NodeStatus {
     pub standby: bool,
     /// Runs another configuration.
     pub config_mismatch: bool,
+    /// Ping targets it reaches, as it last reported (None: no ping nodes,
+    /// or not judged yet).
+    #[serde(default)]
+    pub connectivity: Option<u32>,
 }
 
 /// One primitive in [`Status`].
@@ -362,6 +398,7 @@ impl fmt::Display for Event {
                  elsewhere although it may still run them (configure stonith_host or a \
                  fence device to make recovery safe)"
             ),
+            Event::WaitingForAll(missing) => f.write_str(&waiting_text(missing)),
             Event::Transition(n) => write!(f, "transition of {n} actions"),
             Event::OpSent {
                 node,
@@ -378,6 +415,18 @@ impl fmt::Display for Event {
             Event::BadMessage { from, reason } => {
                 write!(f, "dropped a message from {from}: {reason}")
             }
+            Event::Connectivity { node, value } => {
+                write!(f, "{node} reaches {value} ping target(s)")
+            }
         }
     }
+}
+
+/// What a node that waits for all nodes says (event and status).
+pub(crate) fn waiting_text(missing: &[String]) -> String {
+    let peers = missing.join(", ");
+    format!(
+        "waiting for all nodes before starting resources (wait_for_all): start {peers}, or \
+         configure fencing so a dead peer can be fenced at start"
+    )
 }

@@ -12,6 +12,7 @@
 //!             events, status
 //!   wire      the messages nodes exchange over the link's reliable channel
 //!             (postcard, bounded: they cross 19200-baud serial lines)
+//!   connectivity  ping nodes: members reaching fewer targets give way
 //! ```
 //!
 //! The daemon drives a [`Node`] with the link layer's liveness events and
@@ -22,6 +23,7 @@
 #![warn(missing_docs)]
 
 mod api;
+pub mod connectivity;
 mod node;
 pub mod wire;
 

@@ -72,6 +72,19 @@ pub struct Node {
     max_epoch: u64,
     members: Vec<String>,
     all_seen: bool,
+    /// Peers confirmed off by startup fencing before every node was seen:
+    /// they count as seen for wait-for-all.
+    fenced_at_start: BTreeSet<String>,
+    /// `initdead` has passed since the start.
+    initdead_over: bool,
+    /// The `WaitingForAll` event was given.
+    said_waiting: bool,
+    /// Per peer to be fenced: the newest incarnation the fencing ends. A
+    /// report of a later one (the node rebooted by the fencing and back
+    /// before its outcome arrived) is kept.
+    lost_incarnation: BTreeMap<String, u64>,
+    /// Per resource: the cleanup generation last applied to our own report.
+    cleaned: BTreeMap<u16, u64>,
     last_quorum: Option<bool>,
     reports: BTreeMap<String, Report>,
     admin: AdminState,
@@ -114,6 +127,8 @@ struct Peer {
     fenced_off: bool,
     /// It said it is shutting down cleanly (`Leaving`).
     leaving: bool,
+    /// It joined at least once since this node started.
+    seen: bool,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -125,6 +140,8 @@ struct Report {
     /// Runs operations a former DC sent.
     settling: bool,
     entries: BTreeMap<u16, Entry>,
+    /// Ping targets it reaches (`Message::Connectivity`), once judged.
+    connectivity: crate::connectivity::Reported,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,6 +225,11 @@ impl Node {
             max_epoch: 0,
             members: vec![config.name.clone()],
             all_seen,
+            fenced_at_start: BTreeSet::new(),
+            initdead_over: false,
+            said_waiting: false,
+            lost_incarnation: BTreeMap::new(),
+            cleaned: BTreeMap::new(),
             last_quorum: None,
             reports,
             admin: AdminState::default(),
@@ -258,6 +280,7 @@ impl Node {
                     return;
                 };
                 let restarted = peer.incarnation.is_some_and(|i| i != generation);
+                let previous = peer.incarnation;
                 let was_alive = peer.alive;
                 if restarted || !was_alive {
                     peer.fenced_off = false;
@@ -277,6 +300,9 @@ impl Node {
                         self.needs_fence
                             .entry(node.clone())
                             .or_insert(FenceState::Waiting);
+                        if let Some(old) = previous {
+                            self.note_lost(&node, old);
+                        }
                         self.dirty = true;
                     }
                     if let Some(r) = self.reports.get_mut(&node) {
@@ -316,6 +342,7 @@ impl Node {
                     return;
                 };
                 let was_member = peer.joined && !peer.fenced_off;
+                let incarnation = peer.incarnation;
                 // It said it was leaving and its own last report shows
                 // nothing running: a clean shutdown, nothing to fence.
                 let left_cleanly =
@@ -332,6 +359,9 @@ impl Node {
                     self.events.push_back(Event::NodeLeft(node.clone()));
                     if self.cfg.fencing {
                         self.needs_fence.insert(node.clone(), FenceState::Waiting);
+                        if let Some(i) = incarnation {
+                            self.note_lost(&node, i);
+                        }
                     } else {
                         self.needs_fence.remove(&node);
                         self.events
@@ -409,6 +439,7 @@ impl Node {
                 if a.generation > self.admin.generation && self.valid_admin(&a) {
                     self.admin = a;
                     self.dirty = true;
+                    self.apply_cleanups();
                 }
             }
             Message::Fenced(rec) if self.cfg.model.node_by_name(&rec.node).is_none() => {
@@ -473,8 +504,11 @@ impl Node {
             }
             Message::Admin2(cmd) => {
                 if self.is_dc() {
-                    self.apply_admin(now, cmd);
+                    self.apply_admin(cmd);
                 }
+            }
+            Message::Connectivity { incarnation, value } => {
+                self.on_connectivity(now, from, incarnation, value);
             }
         }
         self.drive(now);
@@ -614,7 +648,7 @@ impl Node {
             }
         };
         let reply = if self.is_dc() {
-            self.apply_admin(now, cmd);
+            self.apply_admin(cmd);
             AdminReply::Accepted("applied by this node, the DC".into())
         } else if let Some(dc) = self.dc.clone() {
             self.send(Some(dc.clone()), &Message::Admin2(cmd));
@@ -666,6 +700,7 @@ impl Node {
 
     /// Call when the instant of [`Node::poll_timeout`] has come.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.settle_connectivity(now);
         // An executor that never answers: the operation timed out.
         let hung: Vec<u64> = self
             .local_ops
@@ -739,6 +774,9 @@ impl Node {
         if !self.settled {
             consider(later(self.start, self.cfg.deadtime));
         }
+        if !self.initdead_over && !self.all_seen {
+            consider(later(self.start, self.cfg.initdead));
+        }
         for f in self.inflight.values() {
             consider(f.deadline);
         }
@@ -749,6 +787,9 @@ impl Node {
             if let FenceState::Scheduled(t) = s {
                 consider(*t);
             }
+        }
+        if let Some(t) = self.connectivity_deadline() {
+            consider(t);
         }
         next
     }
@@ -766,6 +807,7 @@ impl Node {
                 probed: self.reports.get(n).is_some_and(|r| r.probed),
                 standby: self.admin.standby.contains(n),
                 config_mismatch: self.peers.get(n).is_some_and(|p| p.mismatch.is_some()),
+                connectivity: self.reports.get(n).and_then(|r| r.connectivity.latest()),
             })
             .collect();
         let resources = self
@@ -806,6 +848,26 @@ impl Node {
             nodes,
             resources,
             fencing: self.fence_history.clone(),
+            waiting: self.waiting(),
+        }
+    }
+
+    /// Why nothing starts yet (wait-for-all), for the status.
+    fn waiting(&self) -> Option<String> {
+        if self.all_seen {
+            return None;
+        }
+        let missing = self.missing();
+        if self.cfg.fencing && self.cfg.model.options.startup_fencing {
+            Some(format!(
+                "waiting for all nodes before starting resources (wait_for_all): {} not seen \
+                 yet; a peer never seen within initdead ({:?}) of this node's start is fenced \
+                 (power off), then resources start",
+                missing.join(", "),
+                self.cfg.initdead
+            ))
+        } else {
+            Some(waiting_text(&missing))
         }
     }
 
@@ -866,9 +928,16 @@ impl Node {
         }
         if !peer.joined {
             peer.joined = true;
+            peer.seen = true;
             peer.alive = true;
             self.events.push_back(Event::NodeJoined(from.to_string()));
             self.dirty = true;
+            // Our own Hello and status, sent when the link reported it
+            // alive, may not have reached it (a peer whose link came up a
+            // moment later drops them): answer its first Hello with ours.
+            // It is a member for it then, and it does not answer again.
+            self.send_hello(Some(from.to_string()));
+            self.send_full_status(Some(from.to_string()));
         }
     }
 
@@ -1068,18 +1137,43 @@ impl Node {
 
     fn on_fenced(&mut self, rec: FenceRecord) {
         self.needs_fence.remove(&rec.node);
+        let recorded = self.lost_incarnation.remove(&rec.node);
+        let report_incarnation = self.reports.get(&rec.node).map(|r| r.incarnation);
         if let Some(p) = self.peers.get_mut(&rec.node) {
-            if p.alive {
+            // The incarnations the fencing ends: a node never seen since our
+            // start may have run any (startup fencing powers it off); else
+            // the one lost, as recorded when it was (or, for a fencing we
+            // learn of without having seen the loss, its current report's).
+            let lost = if !p.seen {
+                u64::MAX
+            } else {
+                recorded.or(report_incarnation).unwrap_or(u64::MAX)
+            };
+            if !p.seen && !self.all_seen {
+                // Confirmed off: it counts as seen for wait-for-all.
+                self.fenced_at_start.insert(rec.node.clone());
+            }
+            if p.alive && p.incarnation.map_or(true, |i| i <= lost) {
                 p.fenced_off = true;
             }
-        }
-        if let Some(r) = self.reports.get_mut(&rec.node) {
-            r.void = true;
-            r.entries.clear();
-            r.probed = false;
+            if let Some(r) = self.reports.get_mut(&rec.node) {
+                // A later incarnation (rebooted by this fencing and back
+                // before its outcome came) reported afresh: keep that.
+                if r.incarnation <= lost {
+                    r.void = true;
+                    r.entries.clear();
+                    r.probed = false;
+                }
+            }
         }
         self.push_history(rec);
         self.dirty = true;
+    }
+
+    /// `node`'s incarnation `incarnation` is lost: a fencing ends it.
+    fn note_lost(&mut self, node: &str, incarnation: u64) {
+        let lost = self.lost_incarnation.entry(node.to_string()).or_insert(0);
+        *lost = (*lost).max(incarnation);
     }
 
     fn push_history(&mut self, rec: FenceRecord) {
@@ -1099,9 +1193,8 @@ impl Node {
             && a.cleanups.iter().all(|(r, _)| (*r as usize) < n)
     }
 
-    fn apply_admin(&mut self, now: Instant, cmd: AdminCommand) {
+    fn apply_admin(&mut self, cmd: AdminCommand) {
         let n = self.cfg.model.resources.len();
-        let t = self.now_secs(now);
         let known = |node: &str| self.cfg.model.node_by_name(node).is_some();
         let valid = match &cmd {
             AdminCommand::Standby(node, _)
@@ -1141,8 +1234,10 @@ impl Node {
                 a.moves.push((r, node));
             }
             AdminCommand::Cleanup(r) if (r as usize) < n => {
+                // Numbered by the generation this change gets: every node
+                // applies it once to its own report (exact, no clocks).
                 a.cleanups.retain(|(m, _)| *m != r);
-                a.cleanups.push((r, t));
+                a.cleanups.push((r, a.generation + 1));
             }
             _ => return,
         }
@@ -1150,6 +1245,46 @@ impl Node {
         let state = a.clone();
         self.send(None, &Message::Admin(state));
         self.dirty = true;
+        self.apply_cleanups();
+    }
+
+    /// Applies the cleanups of the administrative state not yet applied to
+    /// this node's own report: the fail count and last failure of the
+    /// resource go (and its failed mark, unless it still runs failed and
+    /// awaits its recovery, which clears it). Every node then sees the
+    /// owner's report without them.
+    fn apply_cleanups(&mut self) {
+        let mut changed = Vec::new();
+        for (r, generation) in self.admin.cleanups.clone() {
+            let applied = self.cleaned.entry(r).or_insert(0);
+            if generation <= *applied {
+                continue;
+            }
+            *applied = generation;
+            let report = self.own_report_mut();
+            let Some(e) = report.entries.get_mut(&r) else {
+                continue;
+            };
+            let before = *e;
+            e.fail_count = 0;
+            e.last_failure = None;
+            if !e.active {
+                e.failed = false;
+            }
+            let after = *e;
+            if !after.active && !after.failed {
+                report.entries.remove(&r);
+            }
+            if after != before {
+                changed.push(after);
+            }
+        }
+        if !changed.is_empty() {
+            for chunk in changed.chunks(STATUS_CHUNK) {
+                self.send_status_entries(None, false, chunk.to_vec());
+            }
+            self.dirty = true;
+        }
     }
 
     // ---- local operations ----
@@ -1307,8 +1442,17 @@ impl Node {
         if !self.settled && now >= later(self.start, self.cfg.deadtime) {
             self.settled = true;
         }
-        if !self.all_seen && self.partition().len() == self.cfg.nodes.len() {
+        if !self.initdead_over && now >= later(self.start, self.cfg.initdead) {
+            self.initdead_over = true;
+        }
+        if !self.all_seen && self.missing().is_empty() {
             self.all_seen = true;
+        }
+        let fences_at_start = self.cfg.fencing && self.cfg.model.options.startup_fencing;
+        if !self.all_seen && self.initdead_over && !self.said_waiting && !fences_at_start {
+            // Nothing will fence the missing nodes: say once what to do.
+            self.said_waiting = true;
+            self.events.push_back(Event::WaitingForAll(self.missing()));
         }
         self.elect();
         let q = self.have_quorum();
@@ -1366,6 +1510,12 @@ impl Node {
     }
 
     fn drive_fencing(&mut self, now: Instant) {
+        if self.settled && !self.all_seen {
+            // Before every node was seen (wait-for-all) nothing is fenced,
+            // whatever no-quorum-policy says, but by startup fencing.
+            self.drive_startup_fencing(now);
+            return;
+        }
         if !self.settled
             || !self.have_quorum() && self.cfg.no_quorum_policy != NoQuorumPolicy::Ignore
         {
@@ -1420,17 +1570,95 @@ impl Node {
                         .insert(node.clone(), FenceState::Scheduled(later(now, delay)));
                 }
                 FenceState::Scheduled(t) if t <= now => {
-                    self.needs_fence.insert(node.clone(), FenceState::Requested);
-                    self.out_fence.push_back(FenceRequest { node });
+                    self.request_fencing(node);
                 }
                 _ => {}
             }
         }
     }
 
+    /// Before every node was seen (wait-for-all): with fencing configured,
+    /// a peer not seen within `initdead` of our start is fenced off (never
+    /// rebooted, so it cannot come back with broken links and shoot back);
+    /// once confirmed it counts as seen. Two nodes booting with cut links
+    /// both want to: the lower name fences at once, a higher one waits the
+    /// priority fencing delay, so exactly one survives.
+    fn drive_startup_fencing(&mut self, now: Instant) {
+        let armed = self.cfg.fencing && self.cfg.model.options.startup_fencing;
+        let names: Vec<String> = self.peers.keys().cloned().collect();
+        for node in names {
+            let (alive, seen) = self
+                .peers
+                .get(&node)
+                .map_or((false, true), |p| (p.alive, p.seen));
+            let state = self.needs_fence.get(&node).copied();
+            if alive || seen || !armed || !self.initdead_over {
+                if let Some(FenceState::Scheduled(_)) = state {
+                    self.needs_fence.insert(node, FenceState::Waiting);
+                }
+                continue;
+            }
+            match state {
+                None | Some(FenceState::Waiting) => {
+                    let delay = if self.cfg.name < node {
+                        Duration::ZERO
+                    } else {
+                        self.cfg.priority_fencing_delay
+                    };
+                    self.events.push_back(Event::FenceScheduled {
+                        node: node.clone(),
+                        delay_ms: delay.as_millis() as u64,
+                    });
+                    self.needs_fence
+                        .insert(node, FenceState::Scheduled(later(now, delay)));
+                }
+                Some(FenceState::Scheduled(t)) if t <= now => self.request_fencing(node),
+                _ => {}
+            }
+        }
+    }
+
+    /// Asks the fencer for `node`: powered off when never seen since our
+    /// start, else the configured action.
+    fn request_fencing(&mut self, node: String) {
+        let seen = self.peers.get(&node).is_some_and(|p| p.seen);
+        let action = if seen {
+            FenceAction::Configured
+        } else {
+            FenceAction::Off
+        };
+        self.needs_fence.insert(node.clone(), FenceState::Requested);
+        self.out_fence.push_back(FenceRequest { node, action });
+    }
+
+    /// Configured nodes neither in this partition nor confirmed off by
+    /// startup fencing (wait-for-all waits for them).
+    fn missing(&self) -> Vec<String> {
+        let partition = self.partition();
+        self.cfg
+            .nodes
+            .iter()
+            .map(|(n, _)| n)
+            .filter(|n| !partition.contains(*n) && !self.fenced_at_start.contains(*n))
+            .cloned()
+            .collect()
+    }
+
+    /// The no-quorum-policy the engine gets: before every node was seen
+    /// (wait-for-all) `ignore` is `freeze` (nothing starts; heartbeat had no
+    /// quorum, and a node booting alone must not start what its peer may
+    /// run). Afterwards `ignore` carries on, as heartbeat's survivor did.
+    fn no_quorum_policy(&self) -> NoQuorumPolicy {
+        match self.cfg.no_quorum_policy {
+            NoQuorumPolicy::Ignore if !self.all_seen => NoQuorumPolicy::Freeze,
+            p => p,
+        }
+    }
+
     fn compute(&mut self, now: Instant) {
         let model = self.build_model();
-        let t = schedule_with(&model, self.now_secs(now), Options { scores: false });
+        let mut t = schedule_with(&model, self.now_secs(now), Options { scores: false });
+        announce_kept_copies(&model, &mut t);
         let n = t.actions.len();
         let mut preds = vec![Vec::new(); n];
         for &(a, b) in &t.edges {
@@ -1578,7 +1806,7 @@ impl Node {
         // until fencing is confirmed.
         m.options.stonith_enabled = false;
         m.options.startup_probes = false;
-        m.options.no_quorum_policy = self.cfg.no_quorum_policy;
+        m.options.no_quorum_policy = self.no_quorum_policy();
         m.have_quorum = self.have_quorum();
         m.history.clear();
         m.orphans.clear();
@@ -1606,7 +1834,6 @@ impl Node {
             };
             node.standby = self.admin.standby.contains(&node.name) || leaving;
         }
-        let cleanups: BTreeMap<u16, i64> = self.admin.cleanups.iter().copied().collect();
         let mut frozen: BTreeSet<usize> = BTreeSet::new();
         for (name, report) in &self.reports {
             let Some(nid) = m.node_by_name(name) else {
@@ -1619,14 +1846,6 @@ impl Node {
                 continue;
             }
             for e in report.entries.values() {
-                let mut e = *e;
-                if let Some(&t) = cleanups.get(&e.resource) {
-                    if e.last_failure.is_some_and(|l| l <= t) {
-                        e.fail_count = 0;
-                        e.failed = false;
-                        e.last_failure = None;
-                    }
-                }
                 if !e.active && e.fail_count == 0 && !e.failed {
                     continue;
                 }
@@ -1649,10 +1868,13 @@ impl Node {
                 });
             }
         }
-        if !self.needs_fence.is_empty() {
+        if !self.needs_fence.is_empty() || !self.all_seen {
             // A lost node may run anything its last report (or an op sent to
             // it just before it was lost) left there: until it is fenced,
-            // nothing that does not run in this partition may start.
+            // nothing that does not run in this partition may start. Before
+            // every node was seen (wait-for-all) nothing starts either,
+            // whatever the engine would make of no-quorum-policy (some
+            // resources need no quorum to start).
             let active_here: BTreeSet<usize> = m
                 .history
                 .iter()
@@ -1720,6 +1942,7 @@ impl Node {
                 }
             }
         }
+        self.ban_outranked(&mut m);
         m
     }
 
@@ -1798,6 +2021,7 @@ impl Node {
         for (i, chunk) in entries.chunks(STATUS_CHUNK).enumerate() {
             self.send_status_entries(dest.clone(), i == 0, chunk.to_vec());
         }
+        self.send_connectivity(dest);
     }
 
     fn send_status_entries(&mut self, dest: Option<String>, first: bool, entries: Vec<Entry>) {
@@ -1822,9 +2046,149 @@ impl Node {
     }
 }
 
+/// Partition heal: a resource active on two nodes is stopped where the
+/// engine does not place it, and the copy kept is started again once that
+/// stop is done. Starts are idempotent, and the IP address agent announces
+/// its address (gratuitous ARP) on every start, also when it was already
+/// configured: the stopped copy's announcements pointed the network at the
+/// other node, this points it back.
+fn announce_kept_copies(model: &Cluster, t: &mut Transition) {
+    let mut active: BTreeMap<usize, Vec<NodeId>> = BTreeMap::new();
+    for h in &model.history {
+        if h.role != Role::Stopped && !h.failed {
+            active.entry(h.resource.0).or_default().push(h.node);
+        }
+    }
+    for i in 0..t.actions.len() {
+        let Action::Resource {
+            instance,
+            task: Task::Stop,
+            node,
+        } = t.actions[i].clone()
+        else {
+            continue;
+        };
+        let Some(nodes) = active.get(&instance.resource.0) else {
+            continue;
+        };
+        for &keeper in nodes {
+            let touched = t.actions.iter().any(|a| {
+                matches!(a, Action::Resource { instance: j, node: k, .. }
+                    if j.resource == instance.resource && *k == keeper)
+            });
+            if keeper == node || touched {
+                continue;
+            }
+            t.actions.push(Action::Resource {
+                instance,
+                task: Task::Start,
+                node: keeper,
+            });
+            t.edges.push((i, t.actions.len() - 1));
+        }
+    }
+}
+
 impl Report {
     /// Something runs there by this report (fence devices included).
     fn runs_anything(&self) -> bool {
         !self.void && self.entries.values().any(|e| e.active)
+    }
+}
+
+/// Ping nodes (`crate::connectivity`): this node's own value, its peers'
+/// reports, and the bans the DC adds to the model.
+impl Node {
+    /// Feeds this node's connectivity: how many ping targets answer (the
+    /// daemon's pinger, once it has judged every target). It is broadcast
+    /// with this node's status; a DC bans every resource from the members
+    /// that reach fewer targets than the best of them, once the values have
+    /// held for a deadtime.
+    pub fn handle_connectivity(&mut self, now: Instant, value: u32) {
+        if self.own_report_mut().connectivity.report(now, value) {
+            self.events.push_back(Event::Connectivity {
+                node: self.cfg.name.clone(),
+                value,
+            });
+            self.send_connectivity(None);
+        }
+        self.drive(now);
+    }
+
+    fn on_connectivity(&mut self, now: Instant, from: &str, incarnation: u64, value: u32) {
+        let report = self.reports.entry(from.to_string()).or_default();
+        if incarnation < report.incarnation || (incarnation == report.incarnation && report.void) {
+            return;
+        }
+        if incarnation > report.incarnation {
+            *report = Report {
+                incarnation,
+                ..Report::default()
+            };
+        }
+        if report.connectivity.report(now, value) {
+            self.events.push_back(Event::Connectivity {
+                node: from.to_string(),
+                value,
+            });
+        }
+    }
+
+    /// When the values reported last will count: a deadtime after the
+    /// latest change of any node's (see `crate::connectivity`).
+    fn connectivity_deadline(&self) -> Option<Instant> {
+        let hold = self.cfg.deadtime;
+        self.reports
+            .values()
+            .filter_map(|r| r.connectivity.deadline(hold))
+            .max()
+    }
+
+    /// Once no node's value has changed for a deadtime, the latest values
+    /// count, all at once: nodes that see the same gateway die (or come
+    /// back) a moment apart are never compared in between. The DC
+    /// computes again.
+    fn settle_connectivity(&mut self, now: Instant) {
+        if !self.connectivity_deadline().is_some_and(|t| t <= now) {
+            return;
+        }
+        let hold = self.cfg.deadtime;
+        for r in self.reports.values_mut() {
+            r.connectivity.settle(now, hold);
+        }
+        self.dirty = true;
+    }
+
+    fn send_connectivity(&mut self, dest: Option<String>) {
+        let r = self.own_report();
+        if let Some(value) = r.connectivity.latest() {
+            let msg = Message::Connectivity {
+                incarnation: r.incarnation,
+                value,
+            };
+            self.send(dest, &msg);
+        }
+    }
+
+    /// Bans every resource from the online members (standby ones aside:
+    /// they take nothing) that reach fewer ping targets than the best.
+    fn ban_outranked(&self, m: &mut Cluster) {
+        let members: Vec<(&str, Option<u32>)> = m
+            .nodes
+            .iter()
+            .filter(|n| n.online && !n.standby)
+            .map(|n| {
+                let counted = self
+                    .reports
+                    .get(&n.name)
+                    .and_then(|r| r.connectivity.effective());
+                (n.name.as_str(), counted)
+            })
+            .collect();
+        let banned: Vec<NodeId> = crate::connectivity::outranked(&members)
+            .into_iter()
+            .filter_map(|n| m.node_by_name(n))
+            .collect();
+        crate::connectivity::ban(m, &banned);
     }
 }

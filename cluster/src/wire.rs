@@ -90,6 +90,16 @@ pub enum Message {
     /// The answer to `Leaving`: the sender knows; the leaving node exits
     /// only once every member has answered.
     LeavingSeen,
+    /// Part of the sender's own status: how many ping targets it reaches
+    /// (see `connectivity`). Its own variant, last, because postcard cannot
+    /// decode an older `Status` that lacks a trailing field, while a new
+    /// variant leaves every older encoding valid.
+    Connectivity {
+        /// The sender's incarnation.
+        incarnation: u64,
+        /// Ping targets up.
+        value: u32,
+    },
 }
 
 /// One resource on the reporting node.
@@ -118,8 +128,10 @@ pub struct AdminState {
     pub moves: Vec<(u16, String)>,
     /// Resources stopped by the operator.
     pub stopped: Vec<u16>,
-    /// Cleanups done: (resource index, unix time): failures older are void.
-    pub cleanups: Vec<(u16, i64)>,
+    /// Cleanups: (resource index, the generation of this state when it was
+    /// asked). Each node resets its own fail count and failure of that
+    /// resource when it sees a cleanup newer than the last it applied.
+    pub cleanups: Vec<(u16, u64)>,
 }
 
 /// An operator request forwarded to the DC.
@@ -183,6 +195,7 @@ impl Message {
             Message::Resync => "Resync",
             Message::Leaving => "Leaving",
             Message::LeavingSeen => "LeavingSeen",
+            Message::Connectivity { .. } => "Connectivity",
         }
     }
 

@@ -85,6 +85,10 @@ fn samples() -> Vec<Message> {
         Message::Resync,
         Message::Leaving,
         Message::LeavingSeen,
+        Message::Connectivity {
+            incarnation: 3,
+            value: 2,
+        },
     ]
 }
 

@@ -5,7 +5,8 @@ mod sim;
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use ironbeat_cluster::{AdminReply, AdminRequest, Event, OpKind};
+use ironbeat_cluster::{AdminReply, AdminRequest, Event, FenceAction, OpKind};
+use ironbeat_crm::model::NoQuorumPolicy;
 use sim::{Setup, Sim};
 
 const S: Duration = Duration::from_secs(1);
@@ -47,7 +48,9 @@ fn two_node_simultaneous_start_places_the_vip_once() {
 
 #[test]
 fn two_node_waits_for_all_before_the_first_quorum() {
-    let mut sim = Sim::new(Setup::new(&["a", "b"], &["vip"]));
+    let mut setup = Setup::new(&["a", "b"], &["vip"]);
+    setup.fencing = false;
+    let mut sim = Sim::new(setup);
     sim.start("a");
     sim.run(3 * S);
     assert!(sim.owners("vip").is_empty(), "{}", sim.dump());
@@ -210,6 +213,24 @@ fn partition_heal_keeps_the_winners_vip_up() {
     let keeper = sim.owners("vip")[0].clone();
     // The survivor's copy was never stopped: the VIP stayed up there.
     assert_eq!(sim.count(&keeper, "vip", OpKind::Stop), 0, "{}", sim.dump());
+    // Once the other copy is stopped, the kept one is started again (an
+    // idempotent start: the address agent announces it), so the network
+    // follows the keeper again.
+    let loser = if keeper == "a" { "b" } else { "a" };
+    let stopped = sim
+        .log
+        .iter()
+        .find(|(_, n, r, k)| n == loser && r == "vip" && *k == OpKind::Stop)
+        .map(|(t, _, _, _)| *t)
+        .expect("the other copy was stopped");
+    assert!(
+        sim.run_until(S, |s| s.log.iter().any(|(t, n, r, k)| *t >= stopped
+            && *n == keeper
+            && r == "vip"
+            && *k == OpKind::Start)),
+        "the kept copy was not announced again:\n{}",
+        sim.dump()
+    );
     let _ = owner;
     // Bounded: resolved within a few seconds of the heal.
     assert!(sim.double_active_ticks < 800, "{}", sim.double_active_ticks);
@@ -706,4 +727,235 @@ fn fence_devices_do_not_count_as_services_in_a_split() {
         "{}",
         sim.dump()
     );
+}
+
+/// haresources sets no-quorum-policy=ignore (heartbeat had no quorum): a
+/// node booting alone without fencing must still start nothing and fence
+/// no one before it has seen its peer (wait-for-all), and say once why.
+#[test]
+fn alone_with_ignore_and_without_fencing_waits_and_says_so_once() {
+    let mut setup = Setup::new(&["a", "b"], &["vip"]);
+    setup.fencing = false;
+    setup.no_quorum_policy = NoQuorumPolicy::Ignore;
+    setup.requires = Some(ironbeat_crm::model::Requires::Nothing);
+    let mut sim = Sim::new(setup);
+    sim.start("a");
+    sim.run(3 * sim::INITDEAD);
+    assert!(sim.owners("vip").is_empty(), "{}", sim.dump());
+    assert!(sim.fence_requests.is_empty(), "{}", sim.dump());
+    let said: Vec<_> = sim
+        .events
+        .iter()
+        .filter(|(_, _, e)| matches!(e, Event::WaitingForAll(m) if m == &["b".to_string()]))
+        .collect();
+    assert_eq!(said.len(), 1, "{}", sim.dump());
+    assert!(said[0].0 >= sim::INITDEAD, "{said:?}");
+    let text = said[0].2.to_string();
+    assert!(
+        text.contains("wait_for_all") && text.contains("start b") && text.contains("fencing"),
+        "{text}"
+    );
+    let st = sim.node("a").status();
+    assert!(!st.quorum);
+    assert_eq!(st.waiting.as_deref(), Some(text.as_str()));
+    sim.start("b");
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip").len() == 1),
+        "{}",
+        sim.dump()
+    );
+    assert_eq!(sim.node("a").status().waiting, None);
+    // Seen once: ignore now carries on, as heartbeat's survivor did.
+    let owner = sim.owners("vip")[0].clone();
+    let other = if owner == "a" { "b" } else { "a" }.to_string();
+    sim.allow_double = true;
+    sim.kill(&owner);
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip").contains(&other)),
+        "{}",
+        sim.dump()
+    );
+}
+
+/// Startup fencing (heartbeat's initdead): a node booting alone with
+/// fencing powers its unseen peer off after initdead (off, never reboot),
+/// then counts it as seen and starts the services; no fence loop.
+#[test]
+fn alone_with_fencing_fences_the_unseen_peer_off_at_initdead_then_starts() {
+    let mut setup = Setup::new(&["a", "b"], &["vip"]);
+    setup.no_quorum_policy = NoQuorumPolicy::Ignore;
+    let mut sim = Sim::new(setup);
+    sim.start("a");
+    sim.run(sim::INITDEAD - 2 * sim::TICK);
+    assert!(sim.fence_requests.is_empty(), "{}", sim.dump());
+    assert!(sim.owners("vip").is_empty());
+    assert!(sim.node("a").status().waiting.is_some());
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip") == vec!["a".to_string()]),
+        "{}",
+        sim.dump()
+    );
+    assert_eq!(sim.fence_requests.len(), 1, "{}", sim.dump());
+    let (at, by, target, action) = &sim.fence_requests[0];
+    assert!(*at >= sim::INITDEAD, "{at:?}");
+    assert_eq!(
+        (by.as_str(), target.as_str(), *action),
+        ("a", "b", FenceAction::Off)
+    );
+    assert!(!sim.powered.contains("b"));
+    let st = sim.node("a").status();
+    assert!(st.quorum && st.waiting.is_none(), "{st:?}");
+    sim.run(10 * S);
+    assert_eq!(sim.fence_requests.len(), 1, "{}", sim.dump());
+    // b powered on again later joins normally; nothing moves twice.
+    sim.start("b");
+    sim.run(3 * S);
+    assert!(sim.node("b").status().nodes.iter().all(|n| n.member));
+    assert_eq!(sim.owners("vip"), vec!["a".to_string()]);
+    assert_eq!(sim.fence_requests.len(), 1, "{}", sim.dump());
+}
+
+/// Both nodes boot with every link cut: both would fence the other at
+/// initdead; the lower name shoots at once, the higher waits the priority
+/// fencing delay, so exactly one survives and runs the services.
+#[test]
+fn both_booting_with_cut_links_exactly_one_fences_the_other() {
+    let mut setup = Setup::new(&["a", "b"], &["vip"]);
+    setup.no_quorum_policy = NoQuorumPolicy::Ignore;
+    let mut sim = Sim::new(setup);
+    sim.cut("a", "b");
+    sim.start("b");
+    sim.start("a");
+    sim.run(10 * S);
+    assert_eq!(sim.fenced.len(), 1, "{}", sim.dump());
+    assert_eq!(
+        (sim.fenced[0].1.as_str(), sim.fenced[0].2.as_str()),
+        ("a", "b")
+    );
+    assert_eq!(sim.fence_requests.len(), 1, "{}", sim.dump());
+    assert_eq!(sim.owners("vip"), vec!["a".to_string()], "{}", sim.dump());
+}
+
+/// A fencing (reboot) whose outcome arrives after the fenced node is back
+/// with a new incarnation and has reported: only the lost incarnation's
+/// report is void; the DC schedules with the new one (it used to wipe it
+/// and wait for the node's probes for ever).
+#[test]
+fn a_fence_result_after_the_node_rejoined_keeps_its_new_report() {
+    let mut sim = started(&["a", "b"], &["vip"], |_| {});
+    sim.fence_reboots = Some(S);
+    let owner = sim.owners("vip")[0].clone();
+    let other = if owner == "a" { "b" } else { "a" }.to_string();
+    sim.kill(&owner);
+    // Without the fix the DC waited for the rebooted node's probes for
+    // ever and the VIP never came back.
+    assert!(
+        sim.run_until(15 * S, |s| s.fenced.len() == 1
+            && s.fence_requests.len() == 1
+            && s.log.last().is_some_and(
+                |(t, _, _, k)| *t > s.fenced[0].0 && *k == OpKind::Start
+            )
+            && s.owners("vip").len() == 1),
+        "{}",
+        sim.dump()
+    );
+    assert_eq!(sim.fenced[0].2, owner);
+    let st = sim.node(&other).status();
+    assert!(st.nodes.iter().all(|n| n.member && n.probed), "{st:?}");
+    // The DC still schedules: a move to the node not holding it happens.
+    let to = if sim.owners("vip")[0] == owner {
+        other.clone()
+    } else {
+        owner.clone()
+    };
+    sim.admin(
+        &other,
+        AdminRequest::ResourceMove {
+            resource: "vip".into(),
+            node: to.clone(),
+        },
+    );
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip") == vec![to.clone()]),
+        "{}",
+        sim.dump()
+    );
+    assert_eq!(sim.unfenced_recoveries, 0);
+}
+
+/// `resource cleanup` resets the owner's fail count in every node's status
+/// and in the DC's model, exactly: a failure just after the cleanup (in the
+/// same second) counts again.
+#[test]
+fn cleanup_resets_the_fail_count_everywhere_and_exactly() {
+    let mut sim = started(&["a", "b"], &["vip"], |s| s.migration_threshold = 2);
+    let owner = sim.owners("vip")[0].clone();
+    let other = if owner == "a" { "b" } else { "a" }.to_string();
+    sim.kill_rsc.insert((owner.clone(), "vip".into()));
+    assert!(
+        sim.run_until(5 * S, |s| s.count(&owner, "vip", OpKind::Start) == 2),
+        "{}",
+        sim.dump()
+    );
+    sim.run(S);
+    for n in [&owner, &other] {
+        let st = sim.node(n).status();
+        assert_eq!(st.resources[0].fail_counts, vec![(owner.clone(), 1)], "{n}");
+    }
+    sim.admin(&other, AdminRequest::ResourceCleanup("vip".into()));
+    sim.run(S);
+    for n in [&owner, &other] {
+        let st = sim.node(n).status();
+        assert!(st.resources[0].fail_counts.is_empty(), "{n}: {st:?}");
+        assert!(st.resources[0].failed_on.is_empty(), "{n}: {st:?}");
+    }
+    // Cleaned: one more failure restarts in place (threshold 2 not met)…
+    sim.kill_rsc.insert((owner.clone(), "vip".into()));
+    assert!(
+        sim.run_until(5 * S, |s| s.count(&owner, "vip", OpKind::Start) == 3),
+        "{}",
+        sim.dump()
+    );
+    assert_eq!(sim.owners("vip"), vec![owner.clone()]);
+    sim.run(S);
+    let st = sim.node(&other).status();
+    assert_eq!(st.resources[0].fail_counts, vec![(owner.clone(), 1)]);
+    // …and the next one, counted, moves it.
+    sim.kill_rsc.insert((owner.clone(), "vip".into()));
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip") == vec![other.clone()]),
+        "{}",
+        sim.dump()
+    );
+}
+
+/// Three nodes with wait-for-all (as `ironbeat run` sets it) and the
+/// haresources policy (ignore), no fencing: two of three have the votes but
+/// have not seen the third since start, so nothing starts; the third
+/// arriving starts the services.
+#[test]
+fn three_nodes_wait_for_all_start_nothing_before_the_third_is_seen() {
+    let mut setup = Setup::new(&["a", "b", "c"], &["vip"]);
+    setup.fencing = false;
+    setup.wait_for_all = true;
+    setup.no_quorum_policy = NoQuorumPolicy::Ignore;
+    setup.requires = Some(ironbeat_crm::model::Requires::Nothing);
+    let mut sim = Sim::new(setup);
+    sim.start("c");
+    sim.start("b");
+    sim.run(2 * sim::INITDEAD);
+    assert!(sim.owners("vip").is_empty(), "{}", sim.dump());
+    let st = sim.node("b").status();
+    assert!(!st.quorum);
+    assert!(
+        st.waiting.as_deref().is_some_and(|w| w.contains("start a")),
+        "{st:?}"
+    );
+    sim.start("a");
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip").len() == 1),
+        "{}",
+        sim.dump()
+    );
+    assert!(sim.fence_requests.is_empty());
 }

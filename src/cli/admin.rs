@@ -260,6 +260,9 @@ pub fn render_status(report: &StatusReport) -> String {
             format!(" ({})", members.join(", "))
         }
     );
+    if let Some(waiting) = &cluster.waiting {
+        let _ = writeln!(out, "Waiting: {waiting}");
+    }
     render_nodes(&mut out, cluster);
     render_links(&mut out, &report.links);
     render_resources(&mut out, cluster);
@@ -289,6 +292,13 @@ fn render_nodes(out: &mut String, cluster: &Status) {
         .map(|n| n.name.len())
         .max()
         .unwrap_or(0);
+    // Ping nodes: the best connectivity among members that may run resources.
+    let best = cluster
+        .nodes
+        .iter()
+        .filter(|n| n.member && !n.standby)
+        .filter_map(|n| n.connectivity)
+        .max();
     for node in &cluster.nodes {
         let mut state = if node.config_mismatch {
             "CONFIG MISMATCH: runs another configuration (not admitted; copy the same \
@@ -305,6 +315,19 @@ fn render_nodes(out: &mut String, cluster: &Status) {
         };
         if node.member && node.standby && !node.probed {
             state.push_str(", standby");
+        }
+        if let Some(up) = node.connectivity.filter(|_| node.member) {
+            let _ = write!(
+                state,
+                ", {up} ping target{} up",
+                if up == 1 { "" } else { "s" }
+            );
+            if best.is_some_and(|b| up < b) && !node.standby {
+                let _ = write!(
+                    state,
+                    " (fewer than another node: runs no resources until it reaches as many)"
+                );
+            }
         }
         if Some(&node.name) == cluster.dc.as_ref() {
             state.push_str(", DC");
@@ -581,6 +604,7 @@ mod tests {
             probed,
             standby,
             config_mismatch,
+            connectivity: None,
         };
         StatusReport {
             cluster: Status {
@@ -615,6 +639,7 @@ mod tests {
                     at: 1_795_316_645,
                     outcome: FenceOutcome::Confirmed,
                 }],
+                waiting: None,
             },
             links: vec![PeerLinks {
                 node: "node2".into(),
@@ -667,6 +692,34 @@ Fencing history:
 Daemon: pid 4242, up 2 h 5 min, RSS 5.2 MiB, ironbeat 0.1.0, config /etc/ha.d/ha.cf
 ";
         assert_eq!(text, expected, "\n{text}");
+    }
+
+    #[test]
+    fn status_shows_connectivity_and_who_gives_way() {
+        let mut report = sample();
+        report.cluster.nodes[0].connectivity = Some(1);
+        report.cluster.nodes[1].connectivity = Some(0); // standby: takes nothing anyway
+        report.cluster.nodes[2].connectivity = Some(9); // offline: not shown
+        report.cluster.nodes[3].connectivity = Some(2);
+        let text = render_status(&report);
+        for line in [
+            "  node1  online, 1 ping target up (fewer than another node: runs no resources \
+             until it reaches as many), DC (this node)\n",
+            "  node2  standby, 0 ping targets up\n",
+            "  node3  offline\n",
+            "  node4  online, unprobed (probing what runs there), 2 ping targets up\n",
+        ] {
+            assert!(text.contains(line), "{line:?} in\n{text}");
+        }
+        let json = serde_json::to_value(&report).unwrap();
+        assert_eq!(json["cluster"]["nodes"][3]["connectivity"], 2);
+        // A report without the field (an older daemon) still reads.
+        let mut old = json.clone();
+        for node in old["cluster"]["nodes"].as_array_mut().unwrap() {
+            node.as_object_mut().unwrap().remove("connectivity");
+        }
+        let back: StatusReport = serde_json::from_value(old).unwrap();
+        assert!(back.cluster.nodes.iter().all(|n| n.connectivity.is_none()));
     }
 
     #[test]

@@ -7,9 +7,9 @@
 //! broken ha.cf does not hide a broken haresources.
 //!
 //! `--runnable` also checks this machine: running as root, the interfaces
-//! and serial ports the links name, the agents the resources name, the fence
-//! password files, the state directory. Each check prints `ok` or `FAIL`
-//! with the fix.
+//! and serial ports the links name, the ping nodes' names, the agents the
+//! resources name, the fence password files, the state directory. Each
+//! check prints `ok` or `FAIL` with the fix.
 //!
 //! Exit codes: 0 valid (and runnable), 3 the configuration is wrong,
 //! 7 valid but this machine cannot run it (`cli::exit`).
@@ -324,20 +324,6 @@ fn no_effect(config: &Config) -> Vec<String> {
              daemon, and fencing for a hung node)",
         );
     }
-    for p in &o.ping {
-        add(
-            &p.location,
-            "ping",
-            "nodes are not used yet: a node that loses its gateway does not give way",
-        );
-    }
-    for g in &o.ping_groups {
-        add(
-            &g.location,
-            "ping_group",
-            "is not used yet: a node that loses its gateway does not give way",
-        );
-    }
     for c in &o.children {
         add(
             &c.location,
@@ -439,6 +425,15 @@ pub fn machine_checks(loaded: &Loaded, args: &CheckArgs) -> Vec<MachineCheck> {
         });
         for link in &config.links {
             checks.push(check_link(&link.medium, &link.location.to_string()));
+        }
+        let o = &config.heartbeat;
+        if !o.ping.is_empty() || !o.ping_groups.is_empty() {
+            checks.push(MachineCheck {
+                what: "every ping node resolves to an address".to_string(),
+                failure: crate::daemon::setup::ping_config(config, 0)
+                    .err()
+                    .map(|e| e.to_string()),
+            });
         }
         for device in &config.fencing.devices {
             let FenceAgent::Ipmi(ipmi) = &device.agent;

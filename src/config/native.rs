@@ -21,11 +21,16 @@
 //! warntime = "60ms"
 //! deadtime = "100ms"
 //! initdead = "10s"
+//! deadping = "100ms"                  # ping nodes: silence before down; default deadtime
 //!
 //! [[link]]
 //! kind = "ucast"                      # ucast | bcast | mcast | ether | serial
 //! iface = "eth0"
 //! peer = "198.18.0.2"
+//!
+//! [[ping]]                            # optional: ha.cf ping / ping6 / ping_group
+//! hosts = ["198.18.0.254"]            # one target, up while any host answers
+//! name = "gateway"                    # required with several hosts (a group)
 //!
 //! [[fence.device]]                    # optional; see the `fence` module
 //! name = "node2-bmc"
@@ -63,12 +68,12 @@ use toml::Spanned;
 
 use super::error::ConfigError;
 use super::fence::{self, Files, RawFence};
-use super::hacf::FACILITIES;
+use super::hacf::{fmt_duration, FACILITIES};
 use super::hadir::{read_authkeys, read_text};
 use super::model::{
     heartbeat_timing, timing_blame, timing_message, Autojoin, Config, Fencing, HeartbeatOptions,
-    Link, Located, Location, LogFacility, LogLevel, Medium, TimingField, DEFAULT_BAUD,
-    DEFAULT_CLUSTER_NAME, DEFAULT_UDP_PORT, MAX_LINKS,
+    Link, Located, Location, LogFacility, LogLevel, Medium, PingGroup, PingNode, TimingField,
+    DEFAULT_BAUD, DEFAULT_CLUSTER_NAME, DEFAULT_UDP_PORT, MAX_LINKS,
 };
 use super::resources::{
     self, NativeCrm, RawClone, RawColocation, RawDefaults, RawGroup, RawLocation, RawOrder,
@@ -98,6 +103,8 @@ struct RawFile {
     timing: Option<RawTiming>,
     #[serde(default)]
     link: Vec<Spanned<RawLink>>,
+    #[serde(default)]
+    ping: Vec<Spanned<RawPing>>,
     fence: Option<RawFence>,
     resource_defaults: Option<Spanned<RawDefaults>>,
     #[serde(default)]
@@ -161,7 +168,19 @@ struct RawTiming {
     warntime: Option<Spanned<String>>,
     deadtime: Option<Spanned<String>>,
     initdead: Option<Spanned<String>>,
+    deadping: Option<Spanned<String>>,
 }
+
+/// `[[ping]]`: one ping target (ha.cf `ping`, `ping6`, `ping_group`).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPing {
+    hosts: Option<Spanned<Vec<Spanned<String>>>>,
+    name: Option<Spanned<String>>,
+}
+
+/// The most `[[ping]]` tables, and hosts in one.
+const MAX_PING: usize = 64;
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -380,6 +399,7 @@ pub(super) fn parse_native(
 
     let timing = timing(&src, raw.timing.as_ref(), &cluster_span)?;
     let mut logging = logging(&src, raw.log.as_ref())?;
+    ping(&src, &raw.ping, raw.timing.as_ref(), &timing, &mut logging)?;
     if let Some(delay) = &cluster.priority_fencing_delay {
         logging.priority_fencing_delay = Some(Located {
             value: duration(&src, "priority_fencing_delay", delay)?,
@@ -491,6 +511,134 @@ pub(super) fn parse_native(
         fencing,
         crm,
     })
+}
+
+/// `[[ping]]` tables and `[timing] deadping` into the ping fields of
+/// [`HeartbeatOptions`]: a table with one host and no name is a ping node
+/// (`ping`/`ping6`), any other a group (`ping_group`). Hosts are IP
+/// addresses: a ping node must not depend on DNS.
+fn ping(
+    src: &Source<'_>,
+    raw: &[Spanned<RawPing>],
+    timing_raw: Option<&RawTiming>,
+    timing: &ironbeat_link::Timing,
+    options: &mut HeartbeatOptions,
+) -> Result<(), ConfigError> {
+    if let Some(value) = timing_raw.and_then(|t| t.deadping.as_ref()) {
+        let deadping = duration(src, "deadping", value)?;
+        if deadping <= timing.keepalive * 2 {
+            return Err(src.error(
+                &value.span(),
+                format!(
+                    "deadping ({}) must be more than twice keepalive ({}); raise deadping",
+                    fmt_duration(deadping),
+                    fmt_duration(timing.keepalive)
+                ),
+            ));
+        }
+        options.deadping = Some(Located {
+            value: deadping,
+            location: src.location(&value.span()),
+        });
+    }
+    let mut names: Vec<String> = Vec::new();
+    for table in raw {
+        let location = src.location(&table.span());
+        if names.len() >= MAX_PING {
+            return Err(ConfigError::at(
+                &location,
+                format!("more than {MAX_PING} [[ping]] tables; remove some"),
+            ));
+        }
+        let table_span = table.span();
+        let table = table.get_ref();
+        let Some(hosts) = &table.hosts else {
+            return Err(src.error(
+                &table_span,
+                "this [[ping]] has no `hosts`; add hosts = [\"198.18.0.254\"] (the gateway \
+                 your clients come through)",
+            ));
+        };
+        if hosts.get_ref().is_empty() || hosts.get_ref().len() > MAX_PING {
+            return Err(src.error(
+                &hosts.span(),
+                format!("`hosts` must list 1 to {MAX_PING} addresses"),
+            ));
+        }
+        let mut addresses: Vec<IpAddr> = Vec::new();
+        for host in hosts.get_ref() {
+            let address: IpAddr = host.get_ref().trim().parse().map_err(|_| {
+                src.error(
+                    &host.span(),
+                    format!(
+                        "ping host {:?} is not an IP address; write the address (a ping node \
+                         must not depend on DNS)",
+                        host.get_ref()
+                    ),
+                )
+            })?;
+            if address.is_unspecified()
+                || address.is_multicast()
+                || address == IpAddr::V4(Ipv4Addr::BROADCAST)
+            {
+                return Err(src.error(
+                    &host.span(),
+                    format!(
+                        "ping host {address} is not a unicast address; write a router's address"
+                    ),
+                ));
+            }
+            if addresses.contains(&address) {
+                return Err(src.error(
+                    &host.span(),
+                    format!("ping host {address} is listed twice; list each host once"),
+                ));
+            }
+            addresses.push(address);
+        }
+        let name = match &table.name {
+            Some(n) => {
+                check_node_name(n.get_ref()).map_err(|m| {
+                    src.error(&n.span(), m.replace("node name", "ping target name"))
+                })?;
+                Some(n.get_ref().clone())
+            }
+            None if addresses.len() > 1 => {
+                return Err(src.error(
+                    &hosts.span(),
+                    "a [[ping]] with several hosts is a group, up while any of them answers; \
+                     name it: add name = \"routers\"",
+                ))
+            }
+            None => None,
+        };
+        let target = name.clone().unwrap_or_else(|| addresses[0].to_string());
+        if names.contains(&target) {
+            let span = table.name.as_ref().map_or(hosts.span(), Spanned::span);
+            return Err(src.error(
+                &span,
+                format!("ping target {target:?} is listed twice; list each target once"),
+            ));
+        }
+        names.push(target);
+        match name {
+            Some(name) => options.ping_groups.push(Located {
+                value: PingGroup {
+                    name,
+                    hosts: addresses.iter().map(IpAddr::to_string).collect(),
+                },
+                location,
+            }),
+            None => options.ping.push(Located {
+                value: PingNode {
+                    host: addresses[0].to_string(),
+                    ipv6: addresses[0].is_ipv6(),
+                },
+                location,
+            }),
+        }
+    }
+    Ok(())
 }
 
 /// `[log]` into the logging fields of [`HeartbeatOptions`].
@@ -1083,6 +1231,135 @@ port = 695
                 state ^= state << 17;
                 let at = base.len() + (state as usize) % (bytes.len() - base.len());
                 bytes[at] = b"[]=\"/\n\0\x7f.x \\{}#\t"[(state >> 40) as usize % 16];
+            }
+            let _ = parse(&String::from_utf8_lossy(&bytes));
+        }
+    }
+
+    #[test]
+    fn ping_tables() {
+        let base = "[cluster]\nnodes = [\"node1\"]\n[[link]]\nkind = \"ether\"\niface = \"e\"\n";
+        let n = parse(base).unwrap();
+        assert!(n.logging.ping.is_empty() && n.logging.ping_groups.is_empty());
+        assert!(n.logging.deadping.is_none());
+        let n = parse(&format!(
+            "{base}[[ping]]\nhosts = [\"198.18.0.254\"]\n[[ping]]\nhosts = [\"2001:db8::1\"]\n\
+             [[ping]]\nname = \"routers\"\nhosts = [\"198.18.0.252\", \"198.18.0.253\"]\n\
+             [[ping]]\nname = \"gw\"\nhosts = [\"198.18.1.1\"]\n\
+             [timing]\nkeepalive = \"100ms\"\ndeadtime = \"1s\"\ndeadping = \"2s\"\n"
+        ))
+        .unwrap();
+        let o = &n.logging;
+        let nodes: Vec<(&str, bool, usize)> = o
+            .ping
+            .iter()
+            .map(|p| (p.value.host.as_str(), p.value.ipv6, p.location.line))
+            .collect();
+        assert_eq!(
+            nodes,
+            [("198.18.0.254", false, 6), ("2001:db8::1", true, 8)]
+        );
+        let groups: Vec<(&str, Vec<&str>)> = o
+            .ping_groups
+            .iter()
+            .map(|g| {
+                let hosts = g.value.hosts.iter().map(String::as_str).collect();
+                (g.value.name.as_str(), hosts)
+            })
+            .collect();
+        assert_eq!(
+            groups,
+            [
+                ("routers", vec!["198.18.0.252", "198.18.0.253"]),
+                ("gw", vec!["198.18.1.1"])
+            ]
+        );
+        let deadping = o.deadping.as_ref().unwrap();
+        assert_eq!(deadping.value, Duration::from_secs(2));
+        assert_eq!(deadping.location.line, 19);
+
+        let cases = [
+            ("[[ping]]\nname = \"x\"\n", 6, "no `hosts`"),
+            ("[[ping]]\nhosts = []\n", 7, "1 to 64 addresses"),
+            (
+                "[[ping]]\nhosts = [\"gateway.example\"]\n",
+                7,
+                "not an IP address",
+            ),
+            (
+                "[[ping]]\nhosts = [\"224.0.0.1\"]\n",
+                7,
+                "not a unicast address",
+            ),
+            (
+                "[[ping]]\nhosts = [\"0.0.0.0\"]\n",
+                7,
+                "not a unicast address",
+            ),
+            (
+                "[[ping]]\nhosts = [\"198.18.0.1\", \"198.18.0.1\"]\n",
+                7,
+                "listed twice",
+            ),
+            (
+                "[[ping]]\nhosts = [\"198.18.0.1\", \"198.18.0.2\"]\n",
+                7,
+                "name it",
+            ),
+            (
+                "[[ping]]\nhosts = [\"198.18.0.1\"]\nname = \"a b\"\n",
+                8,
+                "ping target name",
+            ),
+            (
+                "[[ping]]\nhosts = [\"198.18.0.1\"]\n[[ping]]\nhosts = [\"198.18.0.1\"]\n",
+                9,
+                "listed twice",
+            ),
+            (
+                "[[ping]]\nname = \"g\"\nhosts = [\"198.18.0.1\"]\n[[ping]]\nname = \"g\"\n\
+                 hosts = [\"198.18.0.2\"]\n",
+                10,
+                "listed twice",
+            ),
+            (
+                "[[ping]]\nhosts = [\"198.18.0.1\"]\nhost = \"x\"\n",
+                8,
+                "did you mean `hosts`",
+            ),
+            ("[[ping]]\nhosts = \"198.18.0.1\"\n", 7, "write a list"),
+            ("[timing]\ndeadping = \"2\"\n", 7, "no unit"),
+            (
+                "[timing]\nkeepalive = \"1s\"\ndeadtime = \"3s\"\ndeadping = \"2s\"\n",
+                9,
+                "more than twice keepalive",
+            ),
+        ];
+        for (text, line, needle) in cases {
+            let e = err(&format!("{base}{text}"));
+            assert_eq!(e.line(), Some(line), "{text}: {e}");
+            assert!(e.to_string().contains(needle), "{text}: {e}");
+        }
+        let many: String = (0..65)
+            .map(|i| format!("[[ping]]\nhosts = [\"198.18.1.{i}\"]\n"))
+            .collect();
+        let e = err(&format!("{base}{many}"));
+        assert!(e.to_string().contains("more than 64 [[ping]]"), "{e}");
+
+        // Hostile [[ping]] tables: errors, never panics.
+        let good = format!(
+            "{base}[[ping]]\nname = \"routers\"\nhosts = [\"198.18.0.1\", \"::1\"]\n\
+             [timing]\ndeadping = \"5s\"\n"
+        );
+        let mut state = 0x51_7cc1_b727_220a_u64;
+        for _ in 0..1000 {
+            let mut bytes = good.as_bytes().to_vec();
+            for _ in 0..2 {
+                state ^= state << 13;
+                state ^= state >> 7;
+                state ^= state << 17;
+                let at = base.len() + (state as usize) % (bytes.len() - base.len());
+                bytes[at] = b"[]=\":.,\n\0x 9f#\\{}"[(state >> 40) as usize % 16];
             }
             let _ = parse(&String::from_utf8_lossy(&bytes));
         }

@@ -7,7 +7,10 @@
 //! device's method (`onoff` by default). A `hard_reset` never powers the
 //! node off and a `cycle` may be too quick to be seen: unless the BMC
 //! reported the node off during the request, the fencer reports `Failed`
-//! and says to use `onoff`. Each request runs in its
+//! and says to use `onoff`. A node never seen since the daemon started
+//! (startup fencing at `initdead`, [`ironbeat_cluster::FenceAction::Off`])
+//! is only powered off, whatever the `stonith-action`: rebooted, it could
+//! come back with broken links and shoot back. Each request runs in its
 //! own task under the device's one deadline (`timeout=`, the client's
 //! default otherwise); the main loop never waits for a BMC.
 
@@ -15,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ironbeat_cluster::FenceOutcome;
+use ironbeat_cluster::{FenceAction as CoreAction, FenceOutcome};
 use ironbeat_crm::model::FenceAction;
 use ironbeat_fence::power::Action;
 use tokio::sync::mpsc;
@@ -106,10 +109,11 @@ impl Fencer {
             .collect()
     }
 
-    /// Starts fencing `node` in a task; never waits. A node already being
+    /// Starts fencing `node` in a task with the core's `request` action
+    /// (the configured one, or off); never waits. A node already being
     /// fenced is not fenced twice at once (the core asks again after a
     /// failure).
-    pub fn fence(&mut self, node: &str) {
+    pub fn fence(&mut self, node: &str, request: CoreAction) {
         let Some(device) = self.devices.get(node) else {
             let _ = self.results.send(Fenced {
                 node: node.to_string(),
@@ -126,11 +130,17 @@ impl Fencer {
             return;
         }
         let bmc = device.bmc.clone();
-        let action = device.action;
+        let action = match request {
+            CoreAction::Configured => device.action,
+            CoreAction::Off => Action::Off,
+        };
         let origin = device.origin.clone();
         let results = self.results.clone();
         let node = node.to_string();
-        let stonith_action = self.action;
+        let why = match request {
+            CoreAction::Configured => format!("stonith-action {:?}", self.action),
+            CoreAction::Off => "never seen since start: powered off, not rebooted".to_string(),
+        };
         tokio::spawn(async move {
             let bound = bmc.timeout.map_or(GUARD, |t| t + Duration::from_secs(5));
             let done = tokio::time::timeout(bound, device::execute_async(&bmc, action)).await;
@@ -138,8 +148,7 @@ impl Fencer {
                 Ok(Ok(done)) if done.off_seen => (
                     FenceOutcome::Confirmed,
                     format!(
-                        "{node} fenced ({action:?} by {origin}, stonith-action \
-                         {stonith_action:?}): seen off{}",
+                        "{node} fenced ({action:?} by {origin}, {why}): seen off{}",
                         done.warning.map(|w| format!("; {w}")).unwrap_or_default()
                     ),
                 ),
@@ -229,8 +238,8 @@ mod tests {
         let devices = BTreeMap::from([("node2".to_string(), device(addr, RebootMethod::OnOff))]);
         let mut fencer = Fencer::new(devices, FenceAction::Reboot, tx);
         assert!(fencer.warnings().is_empty());
-        fencer.fence("node2");
-        fencer.fence("node2"); // already under way: not sent twice
+        fencer.fence("node2", CoreAction::Configured);
+        fencer.fence("node2", CoreAction::Configured); // already under way: not sent twice
         let f = tokio::time::timeout(Duration::from_secs(20), rx.recv())
             .await
             .unwrap()
@@ -246,13 +255,35 @@ mod tests {
             BTreeMap::from([("node2".to_string(), device(addr, RebootMethod::HardReset))]);
         let mut fencer = Fencer::new(devices, FenceAction::Reboot, tx);
         assert!(fencer.warnings()[0].contains("use method onoff"));
-        fencer.fence("node2");
+        fencer.fence("node2", CoreAction::Configured);
         let f = tokio::time::timeout(Duration::from_secs(20), rx.recv())
             .await
             .unwrap()
             .unwrap();
         assert_eq!(f.outcome, FenceOutcome::Failed, "{}", f.detail);
         assert!(f.detail.contains("never seen off"), "{}", f.detail);
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn startup_fencing_powers_off_even_when_the_action_is_reboot() {
+        let addr = bmc().await;
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let d = device(addr, RebootMethod::OnOff);
+        let status_bmc = d.settings.bmc.clone();
+        let devices = BTreeMap::from([("node2".to_string(), d)]);
+        let mut fencer = Fencer::new(devices, FenceAction::Reboot, tx);
+        fencer.fence("node2", CoreAction::Off);
+        let f = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.outcome, FenceOutcome::Confirmed, "{}", f.detail);
+        assert!(f.detail.contains("never seen since start"), "{}", f.detail);
+        // Left off: not rebooted.
+        let status = device::execute_async(&status_bmc, Action::Status)
+            .await
+            .unwrap();
+        assert_eq!(status.power, PowerState::Off);
     }
 
     #[tokio::test(flavor = "current_thread")]
@@ -269,7 +300,7 @@ mod tests {
             tx,
         );
         let start = std::time::Instant::now();
-        fencer.fence("node2");
+        fencer.fence("node2", CoreAction::Configured);
         let f = tokio::time::timeout(Duration::from_secs(20), rx.recv())
             .await
             .unwrap()
@@ -286,7 +317,7 @@ mod tests {
     async fn no_device_fails_and_says_how_to_configure_one() {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut fencer = Fencer::new(BTreeMap::new(), FenceAction::Reboot, tx);
-        fencer.fence("node2");
+        fencer.fence("node2", CoreAction::Off);
         let f = rx.recv().await.unwrap();
         assert_eq!(f.outcome, FenceOutcome::Failed);
         assert!(

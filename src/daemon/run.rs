@@ -6,22 +6,25 @@
 //!   lrm results ───────────┤                         ├──► fencer (a task per fencing)
 //!   fencer results ────────┼──► Node::handle_* ──────┼──► lrm (a task per operation)
 //!   admin socket asks ─────┤      then drain         ├──► log, events subscribers, sd_notify STATUS
-//!   timer (poll_timeout) ──┘                         └──► re-arm the one timer
+//!   timer (poll_timeout) ──┤                         └──► re-arm the one timer
+//!   ping driver ───────────┘ (connectivity, once every ping target is judged)
 //! ```
 //!
 //! Nothing on this path blocks or sleeps: sends go through an unbounded
 //! queue to a sender task, agents and fence requests run in their own tasks,
 //! event subscribers get `try_send` (a full queue drops the subscriber).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use ironbeat_cluster::{Event, LinkEvent, Node, NodeConfig, OpKind, OpOutcome};
+use ironbeat_link::driver::ping::{PingDriver, PingOutput};
 use ironbeat_link::driver::{Handle, Output};
 use ironbeat_link::proto::endpoint::Event as LinkOutput;
+use ironbeat_link::proto::ping::PingEvent;
 use serde_json::json;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -32,6 +35,7 @@ use super::log::{Level, Logger};
 use super::lrm::{Done, Lrm};
 use super::notify::Notifier;
 use super::protocol::{DaemonInfo, EventRecord, Reply, Request};
+use super::setup::ping_config;
 use crate::cli::link::Link;
 use crate::config::Config;
 
@@ -74,6 +78,8 @@ struct Loop {
     path_names: Vec<String>,
     /// DC, quorum and members as last told to systemd.
     shown: Option<String>,
+    /// Ping nodes: each target's state (`None`: not judged yet).
+    ping: Option<BTreeMap<String, Option<bool>>>,
 }
 
 /// Runs the daemon until SIGTERM or SIGINT; then leaves the cluster (see
@@ -94,6 +100,15 @@ pub async fn run(daemon: Daemon) -> anyhow::Result<()> {
         mut outputs,
         task: link_task,
     } = link;
+    // Ping nodes: resolved and the raw sockets opened before anything runs.
+    let ping = ping_config(&config, node_config.incarnation)?;
+    let ping_targets: Option<BTreeMap<String, Option<bool>>> = ping
+        .as_ref()
+        .map(|p| p.targets.iter().map(|t| (t.name.clone(), None)).collect());
+    let pinger = ping
+        .map(|p| PingDriver::open(p, Instant::now()))
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("ping nodes ({}): {e}", config.origin.display()))?;
     let (results_tx, mut results) = mpsc::unbounded_channel::<Done>();
     let lrm = Lrm::new(&node_config.model, results_tx);
     let (sender, queue) = mpsc::unbounded_channel();
@@ -125,8 +140,11 @@ pub async fn run(daemon: Daemon) -> anyhow::Result<()> {
         config_path: config.origin.clone(),
         path_names: config.links.iter().map(|l| l.name()).collect(),
         shown: None,
+        ping: ping_targets,
     };
     state.drain();
+    let (ping_tx, mut ping_outputs) = mpsc::channel::<PingOutput>(64);
+    let ping_task = pinger.map(|driver| tokio::spawn(driver.run(ping_tx)));
     let ready = format!(
         "{} running: {} link(s), admin socket {}",
         state.name,
@@ -172,6 +190,7 @@ pub async fn run(daemon: Daemon) -> anyhow::Result<()> {
             Some(done) = results.recv() => state.op_done(done),
             Some(fenced) = fence_results.recv() => state.fenced(fenced),
             Some(ask) = asks.recv() => state.ask(ask),
+            Some(output) = ping_outputs.recv() => state.ping(output),
             () = timer => {
                 state.node.handle_timeout(Instant::now());
             }
@@ -227,6 +246,9 @@ pub async fn run(daemon: Daemon) -> anyhow::Result<()> {
     let _ = state.notifier.stopping();
     server.abort();
     let _ = server.await; // drops the socket: its file is removed
+    if let Some(task) = ping_task {
+        task.abort();
+    }
     state.stop_local(&mut results).await;
     for subscriber in state.subscribers.drain(..) {
         let record = EventRecord::now(
@@ -285,8 +307,15 @@ impl Loop {
             let _ = self.sender.send((dest, body));
         }
         while let Some(request) = self.node.poll_fence() {
-            self.logger.notice(&format!("fencing {}", request.node));
-            self.fencer.fence(&request.node);
+            let how = match request.action {
+                ironbeat_cluster::FenceAction::Configured => "",
+                ironbeat_cluster::FenceAction::Off => {
+                    " (power off: never seen since this node started)"
+                }
+            };
+            self.logger
+                .notice(&format!("fencing {}{how}", request.node));
+            self.fencer.fence(&request.node, request.action);
         }
         while let Some(op) = self.node.poll_op() {
             if self.logger.enabled(Level::Debug) {
@@ -500,14 +529,53 @@ impl Loop {
             Event::FenceScheduled { .. } => ("fence_scheduled", Level::Notice),
             Event::Fenced { .. } => ("fenced", Level::Notice),
             Event::RecoveryWithoutFencing(_) => ("recovery_without_fencing", Level::Warning),
+            Event::WaitingForAll(_) => ("waiting_for_all", Level::Warning),
             Event::Transition(_) => ("transition", Level::Info),
             Event::OpSent { .. } => ("op_sent", Level::Info),
             Event::OpFailed { .. } => ("op_failed", Level::Warning),
             Event::NotSent(_) => ("not_sent", Level::Error),
             Event::BadMessage { .. } => ("bad_message", Level::Warning),
+            Event::Connectivity { .. } => ("connectivity", Level::Notice),
         };
         let data = serde_json::to_value(event).unwrap_or_default();
         self.record(kind, event.to_string(), data, level);
+    }
+
+    /// A ping target went up or down. The core hears the connectivity only
+    /// once every target is judged (within `deadping` of the start): a
+    /// count of the targets heard so far would make this node look worse
+    /// connected than it is.
+    fn ping(&mut self, output: PingOutput) {
+        let Some(targets) = self.ping.as_mut() else {
+            return;
+        };
+        let (target, up) = match &output.event {
+            PingEvent::Up { target } => (target, true),
+            PingEvent::Down { target } => (target, false),
+        };
+        if let Some(state) = targets.get_mut(target) {
+            *state = Some(up);
+        }
+        let judged = targets.values().all(Option::is_some);
+        let total = targets.len();
+        let data = json!({"target": target, "connectivity": output.connectivity});
+        if up {
+            let text = format!(
+                "ping target {target} answers ({} of {total} up)",
+                output.connectivity
+            );
+            self.record("ping_up", text, data, Level::Notice);
+        } else {
+            let text = format!(
+                "ping target {target} does not answer ({} of {total} up)",
+                output.connectivity
+            );
+            self.record("ping_down", text, data, Level::Warning);
+        }
+        if judged {
+            self.node
+                .handle_connectivity(Instant::now(), output.connectivity);
+        }
     }
 
     /// Logs an event and sends it to every subscriber; drops those whose

@@ -1,18 +1,23 @@
 //! What `ironbeat run` derives from the configuration before it starts: the
-//! cluster core's [`NodeConfig`], its digest, and the fence devices.
+//! cluster core's [`NodeConfig`], its digest, the fence devices and the ping
+//! nodes.
 
+use std::collections::hash_map::RandomState;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::hash::{BuildHasher, Hasher};
+use std::net::{IpAddr, ToSocketAddrs};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ironbeat_cluster::{NodeConfig, DEFAULT_PRIORITY_FENCING_DELAY};
 use ironbeat_crm::model::Cluster;
+use ironbeat_link::proto::ping::{PingConfig, PingTarget};
 use sha2::{Digest, Sha256};
 
 use crate::cli::exit::Fault;
 use crate::cli::stonith::{node_device, NodeDevice, Source};
-use crate::config::Config;
+use crate::config::{Config, Location};
 
 /// The timeout of operations the configuration gives none (Pacemaker's).
 pub const DEFAULT_OP_TIMEOUT: Duration = Duration::from_secs(20);
@@ -100,6 +105,7 @@ pub fn node_config(
         digest,
         fencing,
         deadtime: config.timing.deadtime,
+        initdead: config.timing.initdead,
         priority_fencing_delay: priority_fencing_delay.unwrap_or(DEFAULT_PRIORITY_FENCING_DELAY),
         default_op_timeout: DEFAULT_OP_TIMEOUT,
         incarnation,
@@ -127,10 +133,90 @@ pub fn digest(config: &Config, model: &Cluster, fencing: bool) -> u64 {
     let _ = writeln!(text, "locations {:?}", model.locations);
     let _ = writeln!(text, "colocations {:?}", model.colocations);
     let _ = writeln!(text, "orders {:?}", model.orders);
+    // Connectivity is compared between nodes: it means something only when
+    // every node pings the same targets. Left out without ping nodes, so
+    // such configurations keep their digest.
+    let o = &config.heartbeat;
+    if !o.ping.is_empty() || !o.ping_groups.is_empty() {
+        let nodes: Vec<_> = o.ping.iter().map(|p| &p.value).collect();
+        let groups: Vec<_> = o.ping_groups.iter().map(|g| &g.value).collect();
+        let deadping = o.deadping.as_ref().map(|d| d.value);
+        let _ = writeln!(text, "ping {nodes:?} {groups:?} deadping {deadping:?}");
+    }
     let hash = Sha256::digest(text.as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&hash[..8]);
     u64::from_be_bytes(first)
+}
+
+/// The ping nodes as the pinger's targets (ha.cf `ping`/`ping6`: one target
+/// per host; `ping_group`: one target up while any of its hosts answers),
+/// or `None` without any. Requests go out every `keepalive`; a target is down
+/// after `deadping` (default: `deadtime`) of silence. Host names are resolved
+/// once, now; one that does not resolve is an error at its line. The ICMP
+/// identifier mixes the node's generation with the process id (a restarted
+/// daemon ignores its predecessor's replies); the token is random.
+pub fn ping_config(config: &Config, generation: u64) -> anyhow::Result<Option<PingConfig>> {
+    let o = &config.heartbeat;
+    if o.ping.is_empty() && o.ping_groups.is_empty() {
+        return Ok(None);
+    }
+    let mut targets = Vec::new();
+    for node in &o.ping {
+        let address = resolve(&node.value.host, Some(node.value.ipv6), &node.location)?;
+        targets.push(PingTarget {
+            name: node.value.host.clone(),
+            hosts: vec![address],
+        });
+    }
+    for group in &o.ping_groups {
+        let hosts = group
+            .value
+            .hosts
+            .iter()
+            .map(|h| resolve(h, None, &group.location))
+            .collect::<anyhow::Result<Vec<IpAddr>>>()?;
+        targets.push(PingTarget {
+            name: group.value.name.clone(),
+            hosts,
+        });
+    }
+    let mixed = generation ^ u64::from(std::process::id()).rotate_left(29);
+    let ident = (mixed ^ (mixed >> 16) ^ (mixed >> 32) ^ (mixed >> 48)) as u16;
+    let mut token = RandomState::new().build_hasher();
+    token.write_u64(generation);
+    Ok(Some(PingConfig {
+        targets,
+        interval: config.timing.keepalive,
+        deadping: o
+            .deadping
+            .as_ref()
+            .map_or(config.timing.deadtime, |d| d.value),
+        ident,
+        token: token.finish(),
+    }))
+}
+
+/// An address of `host` (of the family `ipv6` asks for, when it does).
+fn resolve(host: &str, ipv6: Option<bool>, at: &Location) -> anyhow::Result<IpAddr> {
+    if let Ok(address) = host.parse::<IpAddr>() {
+        return Ok(address);
+    }
+    let family = |a: &IpAddr| ipv6.map_or(true, |v6| a.is_ipv6() == v6);
+    let found = (host, 0)
+        .to_socket_addrs()
+        .map(|all| all.map(|a| a.ip()).find(family));
+    match found {
+        Ok(Some(address)) => Ok(address),
+        Ok(None) => anyhow::bail!(
+            "{at}: ping node {host} has no {} address; write its address instead of its name",
+            if ipv6 == Some(true) { "IPv6" } else { "IPv4" }
+        ),
+        Err(e) => anyhow::bail!(
+            "{at}: ping node {host} does not resolve ({e}); write its IP address (a ping node \
+             must not depend on DNS)"
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -245,6 +331,97 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains(":3:") && e.contains("has no unit"), "{e}");
+    }
+
+    #[test]
+    fn ping_nodes_become_the_pingers_targets() {
+        let res = "node1 IPaddr2::198.18.7.100/24/eth0\n";
+        let plain = ha_d("noping", "node1", "127.0.0.2", "", res);
+        let config = load_ha_d(&plain.0, "node1", false).unwrap();
+        assert!(ping_config(&config, 3).unwrap().is_none());
+
+        let lines = "ping 198.18.0.254 localhost\nping6 ::1\nping_group routers 198.18.0.252 \
+                     198.18.0.253\n";
+        let a = ha_d("ping", "node1", "127.0.0.2", lines, res);
+        let config = load_ha_d(&a.0, "node1", false).unwrap();
+        let ping = ping_config(&config, 3).unwrap().unwrap();
+        let targets: Vec<(&str, Vec<String>)> = ping
+            .targets
+            .iter()
+            .map(|t| {
+                let hosts = t.hosts.iter().map(ToString::to_string).collect();
+                (t.name.as_str(), hosts)
+            })
+            .collect();
+        assert_eq!(
+            targets,
+            [
+                ("198.18.0.254", vec!["198.18.0.254".to_string()]),
+                // A name is resolved once, to the family of its directive.
+                ("localhost", vec!["127.0.0.1".to_string()]),
+                ("::1", vec!["::1".to_string()]),
+                (
+                    "routers",
+                    vec!["198.18.0.252".to_string(), "198.18.0.253".to_string()]
+                ),
+            ]
+        );
+        assert_eq!(ping.interval, Duration::from_millis(100));
+        assert_eq!(
+            ping.deadping,
+            Duration::from_secs(1),
+            "deadping defaults to deadtime"
+        );
+        // Another generation, another identifier; a fresh random token.
+        let again = ping_config(&config, 4).unwrap().unwrap();
+        assert_ne!(again.ident, ping.ident);
+        assert_ne!(again.token, ping.token);
+
+        // Every node must ping the same targets: they are in the digest
+        // (and a configuration without any keeps its digest).
+        let b = ha_d("ping", "node2", "127.0.0.3", lines, res);
+        let c = ha_d("ping2", "node2", "127.0.0.3", "ping 198.18.0.254\n", res);
+        let noping_b = ha_d("noping", "node2", "127.0.0.3", "", res);
+        let (na, nb, nc) = (built(&a, "node1"), built(&b, "node2"), built(&c, "node2"));
+        assert_eq!(na.digest, nb.digest);
+        assert_ne!(na.digest, nc.digest);
+        assert_ne!(
+            built(&noping_b, "node2").digest,
+            nc.digest,
+            "adding ping nodes"
+        );
+        let d = ha_d(
+            "dp",
+            "node2",
+            "127.0.0.3",
+            &format!("{lines}deadping 2s\n"),
+            res,
+        );
+        assert_ne!(built(&d, "node2").digest, nb.digest, "another deadping");
+        let deadping = ping_config(&load_ha_d(&d.0, "node2", false).unwrap(), 1)
+            .unwrap()
+            .unwrap()
+            .deadping;
+        assert_eq!(deadping, Duration::from_secs(2));
+
+        // A name that does not resolve stops the start, at its line.
+        let e = ha_d(
+            "badping",
+            "node1",
+            "127.0.0.2",
+            "ping no-such-host.invalid\n",
+            res,
+        );
+        let config = load_ha_d(&e.0, "node1", false).unwrap();
+        let err = ping_config(&config, 1).unwrap_err().to_string();
+        assert!(
+            err.contains("ha.cf:6:") && err.contains("no-such-host.invalid"),
+            "{err}"
+        );
+        assert!(
+            err.contains("IP address") || err.contains("address instead"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -170,27 +170,34 @@ impl HaConfig {
     }
 }
 
-/// A [`Starter`] that runs `BINARY run --foreground` on the node's ha.d,
-/// state directory and socket, plus `extra` arguments.
+/// The command that runs `BINARY run --foreground` on `n`'s ha.d, state
+/// directory and socket, plus `extra` arguments, logging to `ironbeat.log`.
+pub fn ironbeat_command(binary: &std::path::Path, n: &Node, extra: &[String]) -> NodeCommand {
+    let (ha_d, state, socket) = (n.ha_d(), n.state_dir(), n.socket());
+    let mut args = vec![
+        "run".to_string(),
+        "--foreground".into(),
+        "--node".into(),
+        n.name().to_owned(),
+        "--ha-d".into(),
+        ha_d.to_string_lossy().into_owned(),
+        "--state-dir".into(),
+        state.to_string_lossy().into_owned(),
+        "--socket".into(),
+        socket.to_string_lossy().into_owned(),
+    ];
+    args.extend(extra.iter().cloned());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut command = NodeCommand::new(binary, &args);
+    command.log = "ironbeat.log".into();
+    command
+}
+
+/// A [`Starter`] that runs [`ironbeat_command`].
 pub fn ironbeat_starter(binary: PathBuf, extra: Vec<String>) -> Starter {
     Box::new(move |n: &Node| {
-        let (ha_d, state, socket) = (n.ha_d(), n.state_dir(), n.socket());
-        let mut args = vec![
-            "run".to_string(),
-            "--foreground".into(),
-            "--node".into(),
-            n.name().to_owned(),
-            "--ha-d".into(),
-            ha_d.to_string_lossy().into_owned(),
-            "--state-dir".into(),
-            state.to_string_lossy().into_owned(),
-            "--socket".into(),
-            socket.to_string_lossy().into_owned(),
-        ];
-        args.extend(extra.iter().cloned());
-        let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        let mut command = NodeCommand::new(&binary, &args);
-        command.log = "ironbeat.log".into();
-        Ok(DaemonPid::Known(n.spawn(&command)?))
+        Ok(DaemonPid::Known(
+            n.spawn(&ironbeat_command(&binary, n, &extra))?,
+        ))
     })
 }

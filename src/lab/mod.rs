@@ -83,7 +83,7 @@ use std::fs;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -91,7 +91,7 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 
 pub use command::{enter_netns, Output};
-pub use ha_d::{ironbeat_starter, HaConfig, Links};
+pub use ha_d::{ironbeat_command, ironbeat_starter, HaConfig, Links};
 pub use power::NodePower;
 pub use probe::{ProbeOptions, Prober, Trace};
 pub use process::{kill_tree, pids_in_netns, process_tree, Mounts, NodeCommand};
@@ -121,6 +121,10 @@ pub struct LabSpec {
     pub null_modem: bool,
     /// A BMC per node on the management network.
     pub bmc: bool,
+    /// How long a node takes from power-on until its daemon starts (0: at
+    /// once). Real servers take a minute; a few seconds make a fence's
+    /// reboot visible in a timeline.
+    pub boot_time: Duration,
 }
 
 impl LabSpec {
@@ -132,6 +136,7 @@ impl LabSpec {
             crossover: false,
             null_modem: false,
             bmc: true,
+            boot_time: Duration::ZERO,
         }
     }
 
@@ -144,6 +149,12 @@ impl LabSpec {
     /// Adds the null-modem cable.
     pub fn null_modem(mut self, on: bool) -> Self {
         self.null_modem = on;
+        self
+    }
+
+    /// Sets the boot time (power-on to daemon start).
+    pub fn boot_time(mut self, time: Duration) -> Self {
+        self.boot_time = time;
         self
     }
 
@@ -245,6 +256,9 @@ pub struct Node {
     starter: Mutex<Option<Starter>>,
     daemon: Mutex<Option<DaemonPid>>,
     power_events: Mutex<Vec<PowerEvent>>,
+    boot_time: Duration,
+    /// Counts power changes, so a delayed boot knows it is still current.
+    power_cycles: AtomicU64,
 }
 
 impl fmt::Debug for Node {
@@ -417,6 +431,7 @@ impl Node {
     /// interface down.
     pub fn power_off(&self, cause: PowerCause) -> Result<()> {
         let at = Instant::now();
+        self.power_cycles.fetch_add(1, Ordering::SeqCst);
         locked(&self.processes).kill_all(&self.netns);
         for iface in &self.interfaces {
             command::ip_in(&self.netns, &["link", "set", iface, "down"])?;
@@ -449,7 +464,7 @@ impl Node {
 
     /// Powers the node on: a fresh boot (the LAN holds only the base address,
     /// a VIP left behind is gone), interfaces up, then the daemon's starter.
-    pub fn power_on(&self, cause: PowerCause) -> Result<()> {
+    pub fn power_on(self: &Arc<Self>, cause: PowerCause) -> Result<()> {
         let at = Instant::now();
         if self.is_powered()? {
             return Ok(());
@@ -468,9 +483,33 @@ impl Node {
             on: true,
             cause,
         });
-        if locked(&self.starter).is_some() {
-            self.start_daemon()?;
+        let cycle = self.power_cycles.fetch_add(1, Ordering::SeqCst) + 1;
+        if locked(&self.starter).is_none() {
+            return Ok(());
         }
+        if self.boot_time.is_zero() {
+            return self.start_daemon();
+        }
+        // Boot in the background (the BMC answers at once); a power change
+        // meanwhile cancels it.
+        let node = Arc::clone(self);
+        thread::Builder::new()
+            .name(format!("lab-boot-{}", self.name))
+            .spawn(move || {
+                let end = Instant::now() + node.boot_time;
+                while Instant::now() < end {
+                    if node.power_cycles.load(Ordering::SeqCst) != cycle {
+                        return;
+                    }
+                    thread::sleep(Duration::from_millis(10).min(node.boot_time));
+                }
+                if node.power_cycles.load(Ordering::SeqCst) == cycle {
+                    if let Err(e) = node.start_daemon() {
+                        eprintln!("lab: {} did not boot: {e:#}", node.name);
+                    }
+                }
+            })
+            .context("starting the boot thread")?;
         Ok(())
     }
 
@@ -544,6 +583,18 @@ pub fn sweep_stale() {
                 if dead(&pid) {
                     let _ = command::ip(&["netns", "del", name]);
                     let _ = fs::remove_dir_all(std::env::temp_dir().join(format!("ib{tag}-{pid}")));
+                }
+            }
+        }
+    }
+    // Directories left without namespaces (a run killed while building).
+    if let Ok(entries) = fs::read_dir(std::env::temp_dir()) {
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if let Some((_, pid)) = ours(&format!("{name}-sw")) {
+                // Only a lab's layout: every lab has a node1 directory.
+                if dead(&pid) && entry.path().join("node1").is_dir() {
+                    let _ = fs::remove_dir_all(entry.path());
                 }
             }
         }
@@ -714,6 +765,8 @@ impl Lab {
                 starter: Mutex::new(None),
                 daemon: Mutex::new(None),
                 power_events: Mutex::new(Vec::new()),
+                boot_time: self.spec.boot_time,
+                power_cycles: AtomicU64::new(0),
             });
         }
         if self.spec.crossover {

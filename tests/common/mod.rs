@@ -2,6 +2,8 @@
 //! binary with a deadline and checking its exit code.
 #![allow(dead_code)]
 
+pub mod cluster;
+
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

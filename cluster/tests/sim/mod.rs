@@ -26,6 +26,8 @@ pub const FENCE_TIME: Duration = Duration::from_millis(800);
 pub const LATENCY: Duration = Duration::from_millis(5);
 /// Monitor interval configured.
 pub const MONITOR_MS: u64 = 200;
+/// heartbeat's initdead: the startup fencing of a peer never seen.
+pub const INITDEAD: Duration = Duration::from_secs(2);
 
 /// What a test cluster looks like.
 #[derive(Clone)]
@@ -38,6 +40,11 @@ pub struct Setup {
     pub migration_threshold: u32,
     pub preferred: Option<(String, i64)>,
     pub no_quorum_policy: NoQuorumPolicy,
+    /// wait-for-all (two-node mode implies it; `ironbeat run` always sets it).
+    pub wait_for_all: bool,
+    /// The services' `requires` (haresources without fencing: nothing, as
+    /// heartbeat had no quorum).
+    pub requires: Option<ironbeat_crm::model::Requires>,
     /// Fence devices (`stonith`-class primitives) named `fence_<node>`, one
     /// per node, each preferring to run on another node (as the engine
     /// would place a device away from the node it powers).
@@ -55,6 +62,8 @@ impl Setup {
             migration_threshold: 1_000_000,
             preferred: None,
             no_quorum_policy: NoQuorumPolicy::Stop,
+            wait_for_all: names.len() == 2,
+            requires: None,
             devices: false,
         }
     }
@@ -73,6 +82,7 @@ impl Setup {
             let meta = Meta {
                 stickiness: Some(Score::new(self.stickiness)),
                 migration_threshold: self.migration_threshold,
+                requires: self.requires,
                 ..Meta::default()
             };
             m.resources.push(Resource {
@@ -139,12 +149,13 @@ impl Setup {
             name: name.to_string(),
             nodes: self.names.iter().map(|n| (n.clone(), 1)).collect(),
             two_node: self.two_node,
-            wait_for_all: self.two_node,
+            wait_for_all: self.wait_for_all,
             no_quorum_policy: self.no_quorum_policy,
             model: self.model(),
             digest,
             fencing: self.fencing,
             deadtime: DEADTIME,
+            initdead: INITDEAD,
             priority_fencing_delay: Duration::from_secs(3),
             default_op_timeout: Duration::from_secs(5),
             incarnation,
@@ -169,6 +180,12 @@ enum Work {
         kind: OpKind,
     },
     FenceDone {
+        by: String,
+        incarnation: u64,
+        target: String,
+    },
+    /// A reboot's outcome reaching the fencer after the node is back.
+    FenceConfirm {
         by: String,
         incarnation: u64,
         target: String,
@@ -206,6 +223,8 @@ pub struct Sim {
     pub log: Vec<(Duration, String, String, OpKind)>,
     /// Fencings done: (time since t0, by, target).
     pub fenced: Vec<(Duration, String, String)>,
+    /// Fencings requested: (time since t0, by, target, action).
+    pub fence_requests: Vec<(Duration, String, String, FenceAction)>,
     /// Instants (ticks) at which a resource was active on two powered nodes.
     pub double_active_ticks: u32,
     /// Tolerate double activity (partition heal tests count it instead).
@@ -226,6 +245,9 @@ pub struct Sim {
     /// The next start is executed but its result never reported (a hung
     /// executor).
     pub hang_next_start: bool,
+    /// Fencing reboots: the node powers on and its daemon starts again at
+    /// once, and the fencer reports the outcome this long after.
+    pub fence_reboots: Option<Duration>,
     /// What the test did, for the dump.
     pub actions: Vec<(Duration, String)>,
     last_delivery: BTreeMap<(String, String), Instant>,
@@ -257,6 +279,7 @@ impl Sim {
             kill_rsc: BTreeSet::new(),
             log: Vec::new(),
             fenced: Vec::new(),
+            fence_requests: Vec::new(),
             double_active_ticks: 0,
             allow_double: false,
             unfenced_recoveries: 0,
@@ -268,6 +291,7 @@ impl Sim {
             rng: 0x9e37_79b9_7f4a_7c15,
             actions: Vec::new(),
             hang_next_start: false,
+            fence_reboots: None,
             last_delivery: BTreeMap::new(),
         }
     }
@@ -623,6 +647,32 @@ impl Sim {
                 self.running.get_mut(&target).expect("node").clear();
                 self.monitors.remove(&target);
                 self.lost.remove(&target);
+                if let Some(lag) = self.fence_reboots {
+                    // A reboot: the node is back (new incarnation) before
+                    // the fencer reports.
+                    self.start(&target);
+                    let at = now + lag;
+                    self.push(
+                        at,
+                        Work::FenceConfirm {
+                            by,
+                            incarnation,
+                            target,
+                        },
+                    );
+                    return;
+                }
+                if self.daemons[&by].is_some() && self.incarnation[&by] == incarnation {
+                    self.node(&by)
+                        .handle_fence_result(now, &target, FenceOutcome::Confirmed);
+                    self.drain(&by);
+                }
+            }
+            Work::FenceConfirm {
+                by,
+                incarnation,
+                target,
+            } => {
                 if self.daemons[&by].is_some() && self.incarnation[&by] == incarnation {
                     self.node(&by)
                         .handle_fence_result(now, &target, FenceOutcome::Confirmed);
@@ -701,6 +751,12 @@ impl Sim {
                 }
             }
             for f in fences {
+                self.fence_requests.push((
+                    self.elapsed(),
+                    name.to_string(),
+                    f.node.clone(),
+                    f.action,
+                ));
                 let at = self.now + FENCE_TIME;
                 self.push(
                     at,
