@@ -49,6 +49,12 @@ pub struct NodeConfig {
     /// seen within this time of the start is fenced off (startup fencing),
     /// and then counts as seen; without fencing the node keeps waiting.
     pub initdead: Duration,
+    /// This node's previous run ended cleanly (it left the cluster), or
+    /// there was none. Only then may it fence at start a peer it has not
+    /// seen: a node that was fenced (rebooted) or crashed comes back
+    /// waiting for all nodes, so a node rebooted by a fence while its links
+    /// are still cut cannot power off the healthy node that fenced it.
+    pub clean_start: bool,
     /// How long the side that runs no services waits before fencing in a
     /// split ([`DEFAULT_PRIORITY_FENCING_DELAY`]).
     pub priority_fencing_delay: Duration,

@@ -1584,7 +1584,8 @@ impl Node {
     /// both want to: the lower name fences at once, a higher one waits the
     /// priority fencing delay, so exactly one survives.
     fn drive_startup_fencing(&mut self, now: Instant) {
-        let armed = self.cfg.fencing && self.cfg.model.options.startup_fencing;
+        let armed =
+            self.cfg.fencing && self.cfg.model.options.startup_fencing && self.cfg.clean_start;
         let names: Vec<String> = self.peers.keys().cloned().collect();
         for node in names {
             let (alive, seen) = self

@@ -815,6 +815,28 @@ fn alone_with_fencing_fences_the_unseen_peer_off_at_initdead_then_starts() {
     assert_eq!(sim.fence_requests.len(), 1, "{}", sim.dump());
 }
 
+/// A node rebooted by a fence (its previous run did not end cleanly) that
+/// comes back while its links are still cut must not power off the healthy
+/// node that fenced it: it fences no one at start and waits for all nodes.
+#[test]
+fn a_node_back_from_an_unclean_end_fences_no_one_at_start() {
+    let mut setup = Setup::new(&["a", "b"], &["vip"]);
+    setup.no_quorum_policy = NoQuorumPolicy::Ignore;
+    let mut sim = Sim::new(setup);
+    sim.start_unclean("a");
+    sim.run(10 * S);
+    assert!(sim.fence_requests.is_empty(), "{}", sim.dump());
+    assert!(sim.owners("vip").is_empty(), "{}", sim.dump());
+    assert!(sim.node("a").status().waiting.is_some());
+    sim.start("b");
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip").len() == 1),
+        "{}",
+        sim.dump()
+    );
+    assert!(sim.fence_requests.is_empty(), "{}", sim.dump());
+}
+
 /// Both nodes boot with every link cut: both would fence the other at
 /// initdead; the lower name shoots at once, the higher waits the priority
 /// fencing delay, so exactly one survives and runs the services.

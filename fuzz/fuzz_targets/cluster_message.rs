@@ -53,6 +53,7 @@ fn config() -> NodeConfig {
         fencing: true,
         deadtime: Duration::from_millis(500),
         initdead: Duration::from_secs(2),
+        clean_start: true,
         priority_fencing_delay: Duration::from_secs(1),
         default_op_timeout: Duration::from_secs(5),
         incarnation: 1,

@@ -122,8 +122,9 @@ pub fn run(args: &RunArgs) -> Result<()> {
     // One daemon per state directory: a second one (another --socket) would
     // join the cluster under the same name.
     let _lock = lock_state_dir(&args.state_dir)?;
+    let clean_start = take_clean_exit(&args.state_dir);
     let generation = state::load_and_bump_generation(&args.state_dir)?;
-    let node_config = node_config(
+    let mut node_config = node_config(
         &config,
         model,
         fencing,
@@ -134,6 +135,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
             .as_ref()
             .map(|d| d.value)),
     );
+    node_config.clean_start = clean_start;
+    if !clean_start && fencing {
+        logger.notice(
+            "the previous run of this node did not end cleanly (fenced, crashed or power \
+             lost): it fences no peer at start and waits until every node was seen",
+        );
+    }
     logger.notice(&format!(
         "{} starting: generation {}, nodes {}, configuration {} (digest {:016x}), fencing {}",
         config.local_node,
@@ -156,7 +164,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
         .enable_all()
         .build()
         .context("starting the event loop")?;
-    runtime.block_on(async move {
+    let state_dir = args.state_dir.clone();
+    let result = runtime.block_on(async move {
         let _lock = _lock;
         let socket = Socket::bind(&args.socket)?;
         let link = start_link(&config, generation)?;
@@ -171,7 +180,31 @@ pub fn run(args: &RunArgs) -> Result<()> {
             notifier,
         })
         .await
-    })
+    });
+    if result.is_ok() {
+        mark_clean_exit(&state_dir);
+    }
+    result
+}
+
+/// The marker a clean exit leaves in the state directory.
+const CLEAN_EXIT_FILE: &str = "clean-exit";
+
+/// Whether the previous run ended cleanly (its marker is there), or there
+/// was none (no generation yet); removes the marker, so a crash of this run
+/// is seen by the next one.
+fn take_clean_exit(dir: &Path) -> bool {
+    let first_run = !dir.join(state::GENERATION_FILE).exists();
+    let marker = dir.join(CLEAN_EXIT_FILE);
+    let clean = marker.exists();
+    let _ = std::fs::remove_file(&marker);
+    first_run || clean
+}
+
+/// Leaves the clean-exit marker (best effort: without it the next start
+/// only waits for every node instead of fencing an unseen one).
+fn mark_clean_exit(dir: &Path) {
+    let _ = std::fs::write(dir.join(CLEAN_EXIT_FILE), b"");
 }
 
 /// Takes `DIR/ironbeat.lock` (flock, released when the process ends).
@@ -237,5 +270,27 @@ fn real_time(logger: &Logger, config: &crate::config::Config) {
             Level::Info,
             &format!("real time: memory locked, SCHED_RR priority {priority}"),
         );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_first_run_or_a_clean_exit_allows_startup_fencing() {
+        let dir = std::env::temp_dir().join(format!("ib-clean-exit-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        // No generation yet: the very first run.
+        assert!(take_clean_exit(&dir));
+        state::load_and_bump_generation(&dir).expect("generation");
+        // The first run crashed (no marker): the next one waits for all.
+        assert!(!take_clean_exit(&dir));
+        // A clean exit leaves the marker; it is taken once.
+        mark_clean_exit(&dir);
+        assert!(take_clean_exit(&dir));
+        assert!(!take_clean_exit(&dir));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

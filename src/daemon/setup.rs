@@ -106,6 +106,7 @@ pub fn node_config(
         fencing,
         deadtime: config.timing.deadtime,
         initdead: config.timing.initdead,
+        clean_start: true,
         priority_fencing_delay: priority_fencing_delay.unwrap_or(DEFAULT_PRIORITY_FENCING_DELAY),
         default_op_timeout: DEFAULT_OP_TIMEOUT,
         incarnation,

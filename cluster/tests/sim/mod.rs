@@ -156,6 +156,7 @@ impl Setup {
             fencing: self.fencing,
             deadtime: DEADTIME,
             initdead: INITDEAD,
+            clean_start: true,
             priority_fencing_delay: Duration::from_secs(3),
             default_op_timeout: Duration::from_secs(5),
             incarnation,
@@ -298,13 +299,25 @@ impl Sim {
 
     /// Starts (or restarts) a node's daemon.
     pub fn start(&mut self, name: &str) {
+        self.start_with(name, true);
+    }
+
+    /// Starts a node whose previous run did not end cleanly (it was fenced
+    /// or crashed): it fences no unseen peer at start.
+    pub fn start_unclean(&mut self, name: &str) {
+        self.start_with(name, false);
+    }
+
+    fn start_with(&mut self, name: &str, clean_start: bool) {
         self.actions
             .push((self.elapsed(), format!("TEST: start {name}")));
         self.powered.insert(name.to_string());
         let inc = self.incarnation[name] + 1;
         self.incarnation.insert(name.to_string(), inc);
         let digest = self.digests.get(name).copied().unwrap_or(42);
-        let node = Node::new(self.setup.config(name, inc, digest), self.now);
+        let mut config = self.setup.config(name, inc, digest);
+        config.clean_start = clean_start;
+        let node = Node::new(config, self.now);
         self.daemons.insert(name.to_string(), Some(node));
         self.monitors.remove(name);
         self.perceived.retain(|(o, _), _| o != name);
