@@ -1560,8 +1560,14 @@ impl Node {
                     };
                     // The settle time lets the other deaths of the same cut
                     // arrive: a node that is losing its majority learns it
-                    // before it shoots (quorum is checked again then).
-                    let delay = priority.saturating_add(self.cfg.deadtime / 2);
+                    // before it shoots (quorum is checked again then). Two
+                    // nodes have no majority to lose: no settling there.
+                    let settle = if self.cfg.two_node {
+                        Duration::ZERO
+                    } else {
+                        self.cfg.deadtime / 2
+                    };
+                    let delay = priority.saturating_add(settle);
                     self.events.push_back(Event::FenceScheduled {
                         node: node.clone(),
                         delay_ms: delay.as_millis() as u64,
