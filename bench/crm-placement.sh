@@ -8,10 +8,12 @@
 # the engine's cost grows with the number of constraints. See
 # hw-tests/src/bin/bench-crm.rs for the generator and the method.
 #
-#   bench/crm-placement.sh [--runs N] [--sizes 100x3,1000x16,...] [--out FILE] [--keep DIR]
+#   bench/crm-placement.sh [--runs N] [--peer-runs N] [--sizes 100x3,1000x16,...]
+#                          [--out FILE] [--keep DIR]
 #
 # Needs no root and no network. Defaults: ours median of 5 runs, crm_simulate
-# once per size; a few minutes, most of it crm_simulate on 10,000 resources.
+# median of 3 per size; about two minutes, most of it crm_simulate on 10,000
+# resources.
 # Writes the markdown table to stdout (and --out FILE). Keep the machine
 # otherwise idle: wall times are load sensitive.
 set -euo pipefail

@@ -218,10 +218,20 @@ pub struct Primitive {
 impl Primitive {
     /// `class:provider:type` (or `class:type`), as crm_simulate prints it.
     pub fn agent_spec(&self) -> String {
-        match &self.provider {
-            Some(p) => format!("{}:{}:{}", self.class, p, self.agent),
-            None => format!("{}:{}", self.class, self.agent),
+        // Joined by hand: `format!` costs several times more, and status
+        // output builds this for every primitive.
+        let provider = self.provider.as_deref();
+        let mut spec = String::with_capacity(
+            self.class.len() + provider.map_or(0, |p| p.len() + 1) + self.agent.len() + 1,
+        );
+        spec.push_str(&self.class);
+        spec.push(':');
+        if let Some(p) = provider {
+            spec.push_str(p);
+            spec.push(':');
         }
+        spec.push_str(&self.agent);
+        spec
     }
 }
 

@@ -26,7 +26,7 @@
 //! Rendering never fails: indexes the model does not hold are printed as
 //! `?`, never a panic.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt::Write as _;
 
 use serde_json::{json, Value};
@@ -325,6 +325,16 @@ fn instance_label(cluster: &Cluster, instance: Instance) -> String {
     }
 }
 
+/// A task's name, as it displays.
+fn task_name(task: Task) -> &'static str {
+    match task {
+        Task::Start => "start",
+        Task::Stop => "stop",
+        Task::Promote => "promote",
+        Task::Demote => "demote",
+    }
+}
+
 fn fence_action_name(action: FenceAction) -> &'static str {
     match action {
         FenceAction::Reboot => "reboot",
@@ -582,6 +592,43 @@ struct StatusView {
     /// Unclean flag by NodeId.
     unclean: Vec<bool>,
     items: Vec<ItemView>,
+}
+
+/// A `place` line's path: its first `.1` parts joined with `/`.
+#[derive(Clone, Copy)]
+struct PlacePath<'a>([&'a str; 3], usize);
+
+impl<'a> PlacePath<'a> {
+    /// The path as text: the one part itself, else joined in `buffer`
+    /// (reused from one place to the next).
+    fn text<'b>(&self, buffer: &'b mut String) -> &'b str
+    where
+        'a: 'b,
+    {
+        if self.1 == 1 {
+            return self.0[0];
+        }
+        buffer.clear();
+        for (i, part) in self.0[..self.1].iter().enumerate() {
+            if i > 0 {
+                buffer.push('/');
+            }
+            buffer.push_str(part);
+        }
+        buffer
+    }
+}
+
+impl std::fmt::Display for PlacePath<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, part) in self.0[..self.1].iter().enumerate() {
+            if i > 0 {
+                f.write_str("/")?;
+            }
+            f.write_str(part)?;
+        }
+        Ok(())
+    }
 }
 
 /// A `place` line before formatting.
@@ -858,40 +905,48 @@ impl StatusView {
 
     fn places(&self) -> Vec<Place> {
         let mut out = Vec::new();
-        let mut add = |path: String, p: &PrimitiveView| {
-            let mut flags = Vec::new();
-            if p.failed {
-                flags.push("failed");
-            }
-            if p.blocked {
-                flags.push("blocked");
-            }
-            if p.orphan {
-                flags.push("orphaned");
-            }
-            if !p.managed {
-                flags.push("unmanaged");
-            }
-            if p.target_role == Some(Role::Stopped) {
-                flags.push("disabled");
+        let _ = self.each_place(|path, role, node, flags| -> Result<(), ()> {
+            out.push(Place {
+                path: path.to_string(),
+                role,
+                node: node.map(str::to_string),
+                flags: flags.to_vec(),
+            });
+            Ok(())
+        });
+        out
+    }
+
+    /// Calls `f` with each `place` line's parts, in order, building none
+    /// of them (the path is written as it is displayed); stops at the
+    /// first error.
+    fn each_place<E>(
+        &self,
+        mut f: impl FnMut(PlacePath<'_>, Role, Option<&str>, &[&'static str]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut add = |path: PlacePath<'_>, p: &PrimitiveView| -> Result<(), E> {
+            let mut flags = [""; 5];
+            let mut count = 0;
+            for (set, flag) in [
+                (p.failed, "failed"),
+                (p.blocked, "blocked"),
+                (p.orphan, "orphaned"),
+                (!p.managed, "unmanaged"),
+                (p.target_role == Some(Role::Stopped), "disabled"),
+            ] {
+                if set {
+                    flags[count] = flag;
+                    count += 1;
+                }
             }
             let role = p.display_role();
             if p.running_on.is_empty() {
-                out.push(Place {
-                    path,
-                    role,
-                    node: None,
-                    flags,
-                });
+                f(path, role, None, &flags[..count])
             } else {
                 for n in &p.running_on {
-                    out.push(Place {
-                        path: path.clone(),
-                        role,
-                        node: Some(self.name(*n).to_string()),
-                        flags: flags.clone(),
-                    });
+                    f(path, role, Some(self.name(*n)), &flags[..count])?;
                 }
+                Ok(())
             }
         };
         for item in &self.items {
@@ -901,10 +956,10 @@ impl StatusView {
             match item {
                 // Inactive orphans are no longer listed.
                 ItemView::Primitive(p) if p.orphan && !p.active(self) => {}
-                ItemView::Primitive(p) => add(p.label.clone(), p),
+                ItemView::Primitive(p) => add(PlacePath([&p.label, "", ""], 1), p)?,
                 ItemView::Group(g) => {
                     for m in &g.members {
-                        add(format!("{}/{}", g.id, m.label), m);
+                        add(PlacePath([&g.id, &m.label, ""], 2), m)?;
                     }
                 }
                 ItemView::Clone(c) => {
@@ -913,10 +968,12 @@ impl StatusView {
                             continue;
                         }
                         match i {
-                            InstanceView::Primitive(p) => add(format!("{}/{}", c.id, p.label), p),
+                            InstanceView::Primitive(p) => {
+                                add(PlacePath([&c.id, &p.label, ""], 2), p)?
+                            }
                             InstanceView::Group(g) => {
                                 for m in &g.members {
-                                    add(format!("{}/{}/{}", c.id, g.id, m.label), m);
+                                    add(PlacePath([&c.id, &g.id, &m.label], 3), m)?;
                                 }
                             }
                         }
@@ -924,7 +981,7 @@ impl StatusView {
                 }
             }
         }
-        out
+        Ok(())
     }
 
     fn json(&self) -> Value {
@@ -1480,7 +1537,8 @@ fn current_view(cluster: &Cluster) -> StatusView {
 fn derive_view(cluster: &Cluster, st: &State<'_>) -> StatusView {
     let slots = assign_slots(cluster, st);
     // (primitive, instance number) → state.
-    let mut states: HashMap<(ResourceId, Option<u32>), PrimitiveView> = HashMap::new();
+    let mut states: HashMap<(ResourceId, Option<u32>), PrimitiveView> =
+        HashMap::with_capacity(st.history.len());
     // Orphan instances of clones, in creation order: (clone, number).
     let mut orphan_instances: BTreeMap<ResourceId, BTreeSet<u32>> = BTreeMap::new();
     // Nodes with any history of each clone (opt-in clusters list these).
@@ -1967,8 +2025,10 @@ fn simulated_cluster(cluster: &Cluster, transition: &Transition) -> Simulated {
                 .is_some_and(|c| c.globally_unique)
         })
         .collect();
-    // Final placement per (primitive, unique instance, node).
-    let mut finals: BTreeMap<HistoryKey, Vec<&Placed>> = BTreeMap::new();
+    // Final placement per (primitive, unique instance, node): sorted by
+    // key, each key's placements in placement order (a stable sort), read
+    // a key at a time.
+    let mut finals: Vec<(HistoryKey, &Placed)> = Vec::with_capacity(transition.placement.len());
     for p in &transition.placement {
         let Some(node) = p.node else { continue };
         if p.role == Role::Stopped
@@ -1978,8 +2038,16 @@ fn simulated_cluster(cluster: &Cluster, transition: &Transition) -> Simulated {
             continue;
         }
         let key = history_key(&unique, p.instance.resource, p.instance.number, node);
-        finals.entry(key).or_default().push(p);
+        finals.push((key, p));
     }
+    finals.sort_by_key(|a| a.0);
+    let final_places: Vec<&Placed> = finals.iter().map(|(_, p)| *p).collect();
+    // A key's placements.
+    let wanted_for = |key: &HistoryKey| -> &[&Placed] {
+        let from = finals.partition_point(|(k, _)| k < key);
+        let to = from + finals[from..].partition_point(|(k, _)| k == key);
+        &final_places[from..to]
+    };
     // Entries made from fail counts alone stay as they are, at the end:
     // they are no operation history, so nothing is recorded in them.
     let mut history: Vec<crate::model::History> = Vec::new();
@@ -1997,25 +2065,27 @@ fn simulated_cluster(cluster: &Cluster, transition: &Transition) -> Simulated {
     // Where the transition starts an instance: a start there leaves the
     // recurring monitors recorded before it out of the re-read, and with
     // them an ignored failure.
-    let started: BTreeSet<HistoryKey> = transition
-        .actions
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| transition.never_run.binary_search(i).is_err())
-        .filter_map(|(_, a)| match a {
-            Action::Resource {
-                instance,
-                task: Task::Start,
-                node,
-            } => Some(history_key(
-                &unique,
-                instance.resource,
-                instance.number,
-                *node,
-            )),
-            _ => None,
-        })
-        .collect();
+    let mut started: HashSet<HistoryKey> = HashSet::with_capacity(transition.actions.len());
+    started.extend(
+        transition
+            .actions
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| transition.never_run.binary_search(i).is_err())
+            .filter_map(|(_, a)| match a {
+                Action::Resource {
+                    instance,
+                    task: Task::Start,
+                    node,
+                } => Some(history_key(
+                    &unique,
+                    instance.resource,
+                    instance.number,
+                    *node,
+                )),
+                _ => None,
+            }),
+    );
     let set_final = |h: &mut crate::model::History, p: &Placed| {
         if h.role != p.role {
             h.pending = None;
@@ -2036,14 +2106,15 @@ fn simulated_cluster(cluster: &Cluster, transition: &Transition) -> Simulated {
     // in the last history element with the resource's id, so an entry
     // followed by a duplicate of itself (same recorded id on the same node:
     // an invalid CIB) keeps its role.
-    let mut last_copy: BTreeMap<(ResourceId, Option<u32>, NodeId), usize> = BTreeMap::new();
+    let mut last_copy: HashMap<(ResourceId, Option<u32>, NodeId), usize> =
+        HashMap::with_capacity(history.len());
     for (i, h) in history.iter().enumerate() {
         last_copy.insert((h.resource, h.instance, h.node), i);
     }
-    let mut satisfied: BTreeMap<HistoryKey, usize> = BTreeMap::new();
+    let mut satisfied: HashMap<HistoryKey, usize> = HashMap::with_capacity(history.len());
     for (i, h) in history.iter_mut().enumerate() {
         let key = history_key(&unique, h.resource, h.instance, h.node);
-        let wanted = finals.get(&key).map_or(&[][..], |v| v.as_slice());
+        let wanted = wanted_for(&key);
         let done = satisfied.get(&key).copied().unwrap_or(0);
         if last_copy.get(&(h.resource, h.instance, h.node)) != Some(&i) {
             if h.role > Role::Stopped && done < wanted.len() {
@@ -2072,7 +2143,7 @@ fn simulated_cluster(cluster: &Cluster, transition: &Transition) -> Simulated {
     // Entries to add, per node: probes first, then what starts there.
     let mut added: BTreeMap<NodeId, Vec<crate::model::History>> = BTreeMap::new();
     let mut node_order: Vec<NodeId> = Vec::new();
-    let mut known: BTreeSet<HistoryKey> = history
+    let mut known: HashSet<HistoryKey> = history
         .iter()
         .map(|h| history_key(&unique, h.resource, h.instance, h.node))
         .collect();
@@ -2116,14 +2187,14 @@ fn simulated_cluster(cluster: &Cluster, transition: &Transition) -> Simulated {
     // Where each key's entries are (history and added, in order): the
     // search for a stopped one to reuse is then per key, not a scan of
     // every entry for every placement.
-    let mut history_at: BTreeMap<HistoryKey, Vec<usize>> = BTreeMap::new();
+    let mut history_at: HashMap<HistoryKey, Vec<usize>> = HashMap::with_capacity(history.len());
     for (i, h) in history.iter().enumerate() {
         history_at
             .entry(history_key(&unique, h.resource, h.instance, h.node))
             .or_default()
             .push(i);
     }
-    let mut added_at: BTreeMap<HistoryKey, Vec<usize>> = BTreeMap::new();
+    let mut added_at: HashMap<HistoryKey, Vec<usize>> = HashMap::with_capacity(finals.len());
     for entries in added.values() {
         for (i, h) in entries.iter().enumerate() {
             added_at
@@ -2132,7 +2203,12 @@ fn simulated_cluster(cluster: &Cluster, transition: &Transition) -> Simulated {
                 .push(i);
         }
     }
-    for (key, wanted) in &finals {
+    let mut next = 0;
+    while let Some(&(first_key, _)) = finals.get(next) {
+        let key = &first_key;
+        let count = finals[next..].partition_point(|(k, _)| *k == first_key);
+        let wanted = &final_places[next..next + count];
+        next += count;
         let done = satisfied.get(key).copied().unwrap_or(0);
         // Anonymous clone instances that newly run on one node share one
         // history entry there (crm_simulate records them all under the
@@ -2146,11 +2222,12 @@ fn simulated_cluster(cluster: &Cluster, transition: &Transition) -> Simulated {
             } else {
                 None
             };
-        let rest: Vec<&Placed> = match &merged {
-            Some(p) => vec![p],
-            None => wanted.iter().skip(done).copied().collect(),
+        let merged = merged.as_ref();
+        let rest: &[&Placed] = match &merged {
+            Some(p) => std::slice::from_ref(p),
+            None => wanted.get(done..).unwrap_or(&[]),
         };
-        for p in rest {
+        for &p in rest {
             // The first stopped entry of the key, in the history, else
             // among the added ones.
             let stopped = |at: Option<&Vec<usize>>, entries: &[crate::model::History]| {
@@ -2338,6 +2415,74 @@ impl SummaryLine {
         }
     }
 
+    /// [`SummaryLine::details`]'s attributes without building anything:
+    /// (name, value) pairs, the first `count` of the array, names with `_`
+    /// for `-` as the JSON document writes them.
+    fn json_attributes(&self) -> ([(&'static str, &str); 4], usize) {
+        let mut out = [("", ""); 4];
+        let SummaryLine::Resource {
+            role,
+            next_role,
+            origin,
+            destination,
+            ..
+        } = self
+        else {
+            return (out, 0);
+        };
+        let need_role = self.need_role();
+        let same_host = origin.is_some() && origin == destination;
+        let same_role = role == next_role;
+        let r = role_text(*role);
+        let nr = role_text(*next_role);
+        let mut count = 0;
+        let mut push = |name: &'static str, value| {
+            out[count] = (name, value);
+            count += 1;
+        };
+        // The arms of `details`, in its order.
+        match (origin.as_deref(), destination.as_deref()) {
+            (None, Some(d)) if need_role => {
+                push("role", r);
+                push("next_role", nr);
+                push("dest", d);
+            }
+            (None, Some(d)) => push("node", d),
+            (Some(o), None) if need_role => {
+                push("role", r);
+                push("node", o);
+            }
+            (Some(o), None) => push("node", o),
+            (Some(o), Some(_)) if need_role && same_role && same_host => {
+                push("role", r);
+                push("source", o);
+            }
+            (Some(o), Some(_)) if same_role && same_host => push("source", o),
+            (Some(o), Some(d)) if need_role && same_role => {
+                push("source", o);
+                push("dest", d);
+                push("role", r);
+            }
+            (Some(o), Some(d)) if same_role => {
+                push("source", o);
+                push("dest", d);
+            }
+            (Some(o), Some(_)) if same_host => {
+                push("role", r);
+                push("next_role", nr);
+                push("source", o);
+            }
+            (Some(o), Some(d)) => {
+                push("role", r);
+                push("source", o);
+                push("next_role", nr);
+                push("dest", d);
+            }
+            (None, None) => {}
+        }
+        (out, count)
+    }
+
     fn reason_text(&self) -> Option<String> {
         match self {
             SummaryLine::Resource {
@@ -2473,8 +2618,9 @@ impl SummaryLine {
 struct Roles {
     /// (primitive, node) → the highest role its history leaves there.
     before: BTreeMap<(ResourceId, NodeId), Role>,
-    /// instance → (node, role) where it ends active.
-    after: BTreeMap<Instance, Vec<(Option<NodeId>, Role)>>,
+    /// (instance, node, role) where each ends active, by instance (each
+    /// instance's in placement order).
+    after: Vec<(Instance, Option<NodeId>, Role)>,
 }
 
 impl Roles {
@@ -2484,12 +2630,14 @@ impl Roles {
             let role = before.entry((h.resource, h.node)).or_insert(h.role);
             *role = (*role).max(h.role);
         }
-        let mut after: BTreeMap<Instance, Vec<(Option<NodeId>, Role)>> = BTreeMap::new();
-        for p in &transition.placement {
-            if p.role > Role::Stopped {
-                after.entry(p.instance).or_default().push((p.node, p.role));
-            }
-        }
+        let mut after: Vec<(Instance, Option<NodeId>, Role)> = transition
+            .placement
+            .iter()
+            .filter(|p| p.role > Role::Stopped)
+            .map(|p| (p.instance, p.node, p.role))
+            .collect();
+        // Stable: each instance's places stay in placement order.
+        after.sort_by_key(|a| a.0);
         Roles { before, after }
     }
 
@@ -2504,12 +2652,14 @@ impl Roles {
 
     /// The role an instance ends in (on `node` when it ends there).
     fn after(&self, instance: Instance, node: NodeId) -> Option<Role> {
-        let places = self.after.get(&instance)?;
+        let from = self.after.partition_point(|p| p.0 < instance);
+        let count = self.after[from..].partition_point(|p| p.0 == instance);
+        let places = &self.after[from..from + count];
         places
             .iter()
-            .find(|(n, _)| *n == Some(node))
+            .find(|(_, n, _)| *n == Some(node))
             .or_else(|| places.last())
-            .map(|(_, role)| *role)
+            .map(|(_, _, role)| *role)
     }
 }
 
@@ -2536,7 +2686,10 @@ fn summary_lines(cluster: &Cluster, transition: &Transition) -> Vec<SummaryLine>
         cluster.options.startup_probes && cluster.nodes.iter().any(|n| n.online && !n.unclean);
     let mut tops: Vec<ResourceId> = cluster.top_level().collect();
     tops.sort_by_key(|t| std::cmp::Reverse(cluster.resources[t.0].meta.priority));
-    let rank: HashMap<ResourceId, usize> = tops.iter().enumerate().map(|(i, t)| (*t, i)).collect();
+    let mut rank = vec![usize::MAX; cluster.resources.len()];
+    for (i, t) in tops.iter().enumerate() {
+        rank[t.0] = i;
+    }
     let mut fences = Vec::new();
     let mut resources = Vec::new();
     for (index, change) in transition.summary.iter().enumerate() {
@@ -2552,7 +2705,7 @@ fn summary_lines(cluster: &Cluster, transition: &Transition) -> Vec<SummaryLine>
                     destination: Option<NodeId>| {
             let promotable = is_promotable(cluster, instance.resource);
             let key = (
-                rank.get(&top_of(cluster, instance.resource))
+                rank.get(top_of(cluster, instance.resource).0)
                     .copied()
                     .unwrap_or(usize::MAX),
                 if by_number {
@@ -2867,9 +3020,10 @@ pub fn json_document<'a>(
     }
 }
 
-impl serde::Serialize for JsonDocument<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
+impl JsonDocument<'_> {
+    /// The top-level keys, in the order written: the document's own and
+    /// the extra ones, sorted as a `Value` keeps them.
+    fn keys(&self) -> Vec<&str> {
         let mut keys: Vec<&str> = vec!["actions", "current", "edges", "revised", "summary"];
         if self.with_scores {
             keys.push("scores");
@@ -2880,6 +3034,14 @@ impl serde::Serialize for JsonDocument<'_> {
             }
         }
         keys.sort_unstable();
+        keys
+    }
+}
+
+impl serde::Serialize for JsonDocument<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let keys = self.keys();
         let mut map = serializer.serialize_map(Some(keys.len()))?;
         for key in keys {
             if let Some(value) = self.extra.get(key) {
@@ -2902,7 +3064,7 @@ impl serde::Serialize for JsonDocument<'_> {
 /// A member value of the document's objects.
 enum JsonScalar<'a> {
     Str(&'a str),
-    Text(String),
+    Owned(String),
     /// Written as it displays (a string), without building it first.
     Shown(&'a dyn std::fmt::Display),
     Strs(&'a [&'static str]),
@@ -2915,7 +3077,7 @@ impl serde::Serialize for JsonScalar<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self {
             JsonScalar::Str(s) => serializer.serialize_str(s),
-            JsonScalar::Text(s) => serializer.serialize_str(s),
+            JsonScalar::Owned(s) => serializer.serialize_str(s),
             JsonScalar::Shown(d) => serializer.collect_str(d),
             JsonScalar::Strs(list) => serializer.collect_seq(list.iter()),
             JsonScalar::U64(n) => serializer.serialize_u64(*n),
@@ -2967,67 +3129,75 @@ struct JsonActions<'d, 'a>(&'d JsonDocument<'a>);
 impl serde::Serialize for JsonActions<'_, '_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
-        let cluster = self.0.cluster;
         let actions = &self.0.transition.actions;
         let mut seq = serializer.serialize_seq(Some(actions.len()))?;
         for action in actions {
-            match action {
-                Action::Resource {
-                    instance,
-                    task,
-                    node,
-                } => seq.serialize_element(&JsonObject(&[
-                    ("node", JsonScalar::Str(node_name(cluster, *node))),
-                    (
-                        "resource",
-                        JsonScalar::Shown(&InstanceLabel(cluster, *instance)),
-                    ),
-                    ("task", JsonScalar::Shown(task)),
-                    ("type", JsonScalar::Str("resource")),
-                ]))?,
-                Action::Probe { instance, node } => seq.serialize_element(&JsonObject(&[
-                    ("node", JsonScalar::Str(node_name(cluster, *node))),
-                    (
-                        "resource",
-                        JsonScalar::Shown(&InstanceLabel(cluster, *instance)),
-                    ),
-                    ("type", JsonScalar::Str("probe")),
-                ]))?,
-                Action::Monitor {
-                    instance,
-                    node,
-                    interval_ms,
-                } => seq.serialize_element(&JsonObject(&[
-                    ("interval_ms", JsonScalar::U64(*interval_ms)),
-                    ("node", JsonScalar::Str(node_name(cluster, *node))),
-                    (
-                        "resource",
-                        JsonScalar::Shown(&InstanceLabel(cluster, *instance)),
-                    ),
-                    ("type", JsonScalar::Str("monitor")),
-                ]))?,
-                Action::Fence { node, action } => seq.serialize_element(&JsonObject(&[
-                    ("action", JsonScalar::Str(fence_action_name(*action))),
-                    ("node", JsonScalar::Str(node_name(cluster, *node))),
-                    ("type", JsonScalar::Str("fence")),
-                ]))?,
-                Action::Pseudo {
-                    resource,
-                    task,
-                    done,
-                } => seq.serialize_element(&JsonObject(&[
-                    (
-                        "name",
-                        JsonScalar::Shown(&PseudoName(
-                            resource_name(cluster, *resource),
-                            pseudo_task_name(*task, *done),
-                        )),
-                    ),
-                    ("type", JsonScalar::Str("pseudo")),
-                ]))?,
-            }
+            with_action(self.0.cluster, action, |m| {
+                seq.serialize_element(&JsonObject(m))
+            })?;
         }
         seq.end()
+    }
+}
+
+/// Calls `f` with the members of an action's object, in key order.
+fn with_action<R>(
+    cluster: &Cluster,
+    action: &Action,
+    f: impl FnOnce(&[(&str, JsonScalar<'_>)]) -> R,
+) -> R {
+    // `rsc`, written as it is; `rsc:N` formatted as it is written.
+    let label = |instance: &Instance| -> JsonScalar<'_> {
+        match instance.number {
+            None => JsonScalar::Str(resource_name(cluster, instance.resource)),
+            Some(_) => JsonScalar::Owned(InstanceLabel(cluster, *instance).to_string()),
+        }
+    };
+    match action {
+        Action::Resource {
+            instance,
+            task,
+            node,
+        } => f(&[
+            ("node", JsonScalar::Str(node_name(cluster, *node))),
+            ("resource", label(instance)),
+            ("task", JsonScalar::Str(task_name(*task))),
+            ("type", JsonScalar::Str("resource")),
+        ]),
+        Action::Probe { instance, node } => f(&[
+            ("node", JsonScalar::Str(node_name(cluster, *node))),
+            ("resource", label(instance)),
+            ("type", JsonScalar::Str("probe")),
+        ]),
+        Action::Monitor {
+            instance,
+            node,
+            interval_ms,
+        } => f(&[
+            ("interval_ms", JsonScalar::U64(*interval_ms)),
+            ("node", JsonScalar::Str(node_name(cluster, *node))),
+            ("resource", label(instance)),
+            ("type", JsonScalar::Str("monitor")),
+        ]),
+        Action::Fence { node, action } => f(&[
+            ("action", JsonScalar::Str(fence_action_name(*action))),
+            ("node", JsonScalar::Str(node_name(cluster, *node))),
+            ("type", JsonScalar::Str("fence")),
+        ]),
+        Action::Pseudo {
+            resource,
+            task,
+            done,
+        } => f(&[
+            (
+                "name",
+                JsonScalar::Shown(&PseudoName(
+                    resource_name(cluster, *resource),
+                    pseudo_task_name(*task, *done),
+                )),
+            ),
+            ("type", JsonScalar::Str("pseudo")),
+        ]),
     }
 }
 
@@ -3040,18 +3210,24 @@ impl serde::Serialize for JsonScores<'_, '_> {
         let scores = &self.0.transition.scores;
         let mut seq = serializer.serialize_seq(Some(scores.len()))?;
         for s in scores {
-            seq.serialize_element(&JsonObject(&[
-                (
-                    "node",
-                    JsonScalar::Str(score_node_name(self.0.cluster, s.node)),
-                ),
-                ("resource", JsonScalar::Str(s.resource.as_str())),
-                ("score", JsonScalar::Shown(&s.score)),
-                ("stage", JsonScalar::Str(s.stage.as_str())),
-            ]))?;
+            with_score(self.0.cluster, s, |m| seq.serialize_element(&JsonObject(m)))?;
         }
         seq.end()
     }
+}
+
+/// Calls `f` with the members of an allocation score's object.
+fn with_score<R>(
+    cluster: &Cluster,
+    s: &AllocationScore,
+    f: impl FnOnce(&[(&str, JsonScalar<'_>)]) -> R,
+) -> R {
+    f(&[
+        ("node", JsonScalar::Str(score_node_name(cluster, s.node))),
+        ("resource", JsonScalar::Str(s.resource.as_str())),
+        ("score", JsonScalar::Shown(&s.score)),
+        ("stage", JsonScalar::Str(s.stage.as_str())),
+    ])
 }
 
 impl serde::Serialize for StatusView {
@@ -3060,7 +3236,7 @@ impl serde::Serialize for StatusView {
         use serde::ser::SerializeMap;
         let mut map = serializer.serialize_map(Some(2))?;
         map.serialize_entry("nodes", &JsonNodes(&self.nodes))?;
-        map.serialize_entry("resources", &JsonPlaces(self.places()))?;
+        map.serialize_entry("resources", &JsonPlaces(self))?;
         map.end()
     }
 }
@@ -3073,38 +3249,53 @@ impl serde::Serialize for JsonNodes<'_> {
         use serde::ser::SerializeSeq;
         let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
         for n in self.0 {
-            seq.serialize_element(&JsonObject(&[
-                ("maintenance", JsonScalar::Bool(n.maintenance)),
-                ("name", JsonScalar::Str(&n.name)),
-                ("online", JsonScalar::Bool(n.online)),
-                ("pending", JsonScalar::Bool(n.pending)),
-                ("shutdown", JsonScalar::Bool(n.shutdown)),
-                ("standby", JsonScalar::Bool(n.standby)),
-                ("unclean", JsonScalar::Bool(n.unclean)),
-            ]))?;
+            seq.serialize_element(&JsonObject(&node_members(n)))?;
         }
         seq.end()
     }
 }
 
-/// A status's `resources`.
-struct JsonPlaces(Vec<Place>);
+/// The members of a status node's object.
+fn node_members(n: &NodeView) -> [(&'static str, JsonScalar<'_>); 7] {
+    [
+        ("maintenance", JsonScalar::Bool(n.maintenance)),
+        ("name", JsonScalar::Str(&n.name)),
+        ("online", JsonScalar::Bool(n.online)),
+        ("pending", JsonScalar::Bool(n.pending)),
+        ("shutdown", JsonScalar::Bool(n.shutdown)),
+        ("standby", JsonScalar::Bool(n.standby)),
+        ("unclean", JsonScalar::Bool(n.unclean)),
+    ]
+}
 
-impl serde::Serialize for JsonPlaces {
+/// The members of a `place`'s object.
+fn place_members<'a>(
+    path: &'a str,
+    role: Role,
+    node: Option<&'a str>,
+    flags: &'a [&'static str],
+) -> [(&'static str, JsonScalar<'a>); 4] {
+    [
+        ("flags", JsonScalar::Strs(flags)),
+        ("node", node.map_or(JsonScalar::Null, JsonScalar::Str)),
+        ("path", JsonScalar::Str(path)),
+        ("role", JsonScalar::Str(role_text(role))),
+    ]
+}
+
+/// A status's `resources`, written as [`StatusView::each_place`] visits
+/// them.
+struct JsonPlaces<'a>(&'a StatusView);
+
+impl serde::Serialize for JsonPlaces<'_> {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeSeq;
-        let mut seq = serializer.serialize_seq(Some(self.0.len()))?;
-        for p in &self.0 {
-            seq.serialize_element(&JsonObject(&[
-                ("flags", JsonScalar::Strs(&p.flags)),
-                (
-                    "node",
-                    p.node.as_deref().map_or(JsonScalar::Null, JsonScalar::Str),
-                ),
-                ("path", JsonScalar::Str(&p.path)),
-                ("role", JsonScalar::Str(role_text(p.role))),
-            ]))?;
-        }
+        let mut seq = serializer.serialize_seq(None)?;
+        let mut buffer = String::new();
+        self.0.each_place(|path, role, node, flags| {
+            let path = path.text(&mut buffer);
+            seq.serialize_element(&JsonObject(&place_members(path, role, node, flags)))
+        })?;
         seq.end()
     }
 }
@@ -3112,18 +3303,24 @@ impl serde::Serialize for JsonPlaces {
 impl serde::Serialize for SummaryLine {
     /// As [`SummaryLine::json`].
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.with_members(|m| JsonObject(m).serialize(serializer))
+    }
+}
+
+impl SummaryLine {
+    /// Calls `f` with the members of the line's object, in key order.
+    fn with_members<R>(&self, f: impl FnOnce(&[(&str, JsonScalar<'_>)]) -> R) -> R {
         match self {
             SummaryLine::Fence {
                 node,
                 action,
                 reason,
-            } => JsonObject(&[
+            } => f(&[
                 ("action", JsonScalar::Str("fence")),
                 ("fence_action", JsonScalar::Str(fence_action_name(*action))),
                 ("node", JsonScalar::Str(node)),
                 ("reason", JsonScalar::Str(reason)),
-            ])
-            .serialize(serializer),
+            ]),
             SummaryLine::Resource {
                 change,
                 resource,
@@ -3131,60 +3328,439 @@ impl serde::Serialize for SummaryLine {
                 blocked,
                 ..
             } => {
-                let (_, attrs) = self.details();
-                // Inserted in this order, a later member replacing an
-                // earlier one of the same name; written in key order.
-                let mut members: Vec<(String, JsonScalar)> = Vec::with_capacity(attrs.len() + 4);
-                members.push((
-                    "action".into(),
-                    JsonScalar::Text(change.to_ascii_lowercase()),
-                ));
-                members.push(("resource".into(), JsonScalar::Str(resource)));
-                for (k, v) in attrs {
-                    members.push((k.replace('-', "_"), JsonScalar::Text(v)));
+                let (attributes, count) = self.json_attributes();
+                // Names never repeat (the details' names are none of the
+                // other four); written in key order.
+                let lower: std::borrow::Cow<str> = match *change {
+                    "Start" => "start".into(),
+                    "Stop" => "stop".into(),
+                    "Move" => "move".into(),
+                    "Recover" => "recover".into(),
+                    "Restart" => "restart".into(),
+                    "Promote" => "promote".into(),
+                    "Demote" => "demote".into(),
+                    other => other.to_ascii_lowercase().into(),
+                };
+                let mut members: [(&str, JsonScalar); 8] = [
+                    ("action", JsonScalar::Str(&lower)),
+                    ("resource", JsonScalar::Str(resource)),
+                    (
+                        "reason",
+                        reason.as_deref().map_or(JsonScalar::Null, JsonScalar::Str),
+                    ),
+                    ("blocked", JsonScalar::Bool(*blocked)),
+                    ("", JsonScalar::Null),
+                    ("", JsonScalar::Null),
+                    ("", JsonScalar::Null),
+                    ("", JsonScalar::Null),
+                ];
+                for (slot, (name, value)) in members[4..].iter_mut().zip(&attributes[..count]) {
+                    *slot = (name, JsonScalar::Str(value));
                 }
-                members.push((
-                    "reason".into(),
-                    reason.as_deref().map_or(JsonScalar::Null, JsonScalar::Str),
-                ));
-                members.push(("blocked".into(), JsonScalar::Bool(*blocked)));
-                JsonObject(&last_of_each_key(&members)).serialize(serializer)
+                let members = &mut members[..4 + count];
+                members.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                f(members)
             }
         }
     }
 }
 
-impl JsonScalar<'_> {
-    /// The same value, borrowing what this one owns.
-    fn borrowed(&self) -> JsonScalar<'_> {
-        match self {
-            JsonScalar::Str(s) => JsonScalar::Str(s),
-            JsonScalar::Text(s) => JsonScalar::Str(s),
-            JsonScalar::Shown(d) => JsonScalar::Shown(*d),
-            JsonScalar::Strs(list) => JsonScalar::Strs(list),
-            JsonScalar::U64(n) => JsonScalar::U64(*n),
-            JsonScalar::Bool(b) => JsonScalar::Bool(*b),
-            JsonScalar::Null => JsonScalar::Null,
+// ---------------------------------------------------------------------------
+// The JSON document's text, written directly
+
+impl JsonDocument<'_> {
+    /// Writes the document as `serde_json::to_writer_pretty` writes it,
+    /// byte for byte, without going through serde: the same members, in
+    /// the same order, formatted as serde_json's pretty printer formats
+    /// them (two-space indents, `": "`, its string escapes), written into
+    /// one buffer. At 10,000 resources the document is megabytes and
+    /// serde's call per key, value and indent is most of the cost of
+    /// printing it.
+    pub fn write_pretty<W: std::io::Write>(&self, out: &mut W) -> std::io::Result<()> {
+        let mut p = Pretty::new(out);
+        let keys = self.keys();
+        p.begin(b'{');
+        for (i, key) in keys.iter().enumerate() {
+            p.key(i == 0, key);
+            if let Some(value) = self.extra.get(*key) {
+                p.value(value);
+            } else {
+                match *key {
+                    "actions" => {
+                        let cluster = self.cluster;
+                        p.array(&self.transition.actions, |p, a| {
+                            with_action(cluster, a, |m| p.object(m))
+                        })?;
+                    }
+                    "current" => self.current.write_pretty(&mut p)?,
+                    "edges" => {
+                        p.array(&self.transition.edges, |p, &(a, b)| {
+                            p.array([a, b], |p, n| {
+                                // usize is at most 64 bits wide.
+                                p.number(n as u64);
+                                Ok(())
+                            })
+                        })?;
+                    }
+                    "revised" => self.revised.write_pretty(&mut p)?,
+                    "summary" => {
+                        p.array(&self.summary, |p, line| line.with_members(|m| p.object(m)))?
+                    }
+                    _ => {
+                        let cluster = self.cluster;
+                        p.array(&self.transition.scores, |p, s| {
+                            with_score(cluster, s, |m| p.object(m))
+                        })?;
+                    }
+                }
+            }
+            p.has_value = true;
+        }
+        p.end(b'}');
+        p.finish()
+    }
+}
+
+impl StatusView {
+    /// As its [`serde::Serialize`] implementation writes it.
+    fn write_pretty<W: std::io::Write>(&self, p: &mut Pretty<'_, W>) -> std::io::Result<()> {
+        p.begin(b'{');
+        p.key(true, "nodes");
+        p.array(&self.nodes, |p, n| p.object(&node_members(n)))?;
+        p.has_value = true;
+        p.key(false, "resources");
+        p.begin(b'[');
+        let mut first = true;
+        let mut buffer = String::new();
+        self.each_place(|path, role, node, flags| {
+            p.item(first);
+            first = false;
+            p.object(&place_members(path.text(&mut buffer), role, node, flags))?;
+            p.has_value = true;
+            p.spill()
+        })?;
+        p.end(b']');
+        p.has_value = true;
+        p.end(b'}');
+        Ok(())
+    }
+}
+
+/// serde_json's `PrettyFormatter` with its default two-space indent, by
+/// hand: the same bytes for the same sequence of values. `has_value` is
+/// one flag, as there (a nested value sets it for its container).
+struct Pretty<'w, W: std::io::Write> {
+    out: &'w mut W,
+    buf: Vec<u8>,
+    depth: usize,
+    has_value: bool,
+}
+
+impl<'w, W: std::io::Write> Pretty<'w, W> {
+    /// Bytes buffered before they are written out.
+    const SPILL: usize = 1 << 16;
+
+    fn new(out: &'w mut W) -> Self {
+        Pretty {
+            out,
+            buf: Vec::with_capacity(Self::SPILL + 4096),
+            depth: 0,
+            has_value: false,
+        }
+    }
+
+    /// Writes out what is buffered once there is enough of it.
+    fn spill(&mut self) -> std::io::Result<()> {
+        if self.buf.len() >= Self::SPILL {
+            self.out.write_all(&self.buf)?;
+            self.buf.clear();
+        }
+        Ok(())
+    }
+
+    /// Writes out the rest.
+    fn finish(mut self) -> std::io::Result<()> {
+        self.out.write_all(&self.buf)?;
+        self.buf.clear();
+        Ok(())
+    }
+
+    /// A new line and the indent of the current depth.
+    fn newline(&mut self) {
+        // One copy for the usual depths (the document is five deep).
+        const LINE: &[u8; 33] = b"\n                                ";
+        match LINE.get(..1 + 2 * self.depth) {
+            Some(line) => self.buf.extend_from_slice(line),
+            None => {
+                self.buf.push(b'\n');
+                for _ in 0..self.depth {
+                    self.buf.extend_from_slice(b"  ");
+                }
+            }
+        }
+    }
+
+    /// `[` or `{`.
+    fn begin(&mut self, open: u8) {
+        self.depth += 1;
+        self.has_value = false;
+        self.buf.push(open);
+    }
+
+    /// `]` or `}`, on a line of its own unless the container is empty.
+    fn end(&mut self, close: u8) {
+        self.depth -= 1;
+        if self.has_value {
+            self.newline();
+        }
+        self.buf.push(close);
+    }
+
+    /// Before an element or a key.
+    fn item(&mut self, first: bool) {
+        if !first {
+            self.buf.push(b',');
+        }
+        self.newline();
+    }
+
+    /// A key and its `: `.
+    fn key(&mut self, first: bool, key: &str) {
+        self.item(first);
+        self.string(key);
+        self.buf.extend_from_slice(b": ");
+    }
+
+    /// An array of `items`, each written by `each`.
+    fn array<T>(
+        &mut self,
+        items: impl IntoIterator<Item = T>,
+        mut each: impl FnMut(&mut Self, T) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        self.begin(b'[');
+        for (i, item) in items.into_iter().enumerate() {
+            self.item(i == 0);
+            each(self, item)?;
+            self.has_value = true;
+            self.spill()?;
+        }
+        self.end(b']');
+        Ok(())
+    }
+
+    /// An object of members in order.
+    fn object(&mut self, members: &[(&str, JsonScalar<'_>)]) -> std::io::Result<()> {
+        self.begin(b'{');
+        for (i, (key, value)) in members.iter().enumerate() {
+            self.key(i == 0, key);
+            self.scalar(value)?;
+            self.has_value = true;
+        }
+        self.end(b'}');
+        Ok(())
+    }
+
+    fn scalar(&mut self, value: &JsonScalar<'_>) -> std::io::Result<()> {
+        match value {
+            JsonScalar::Str(s) => self.string(s),
+            JsonScalar::Owned(s) => self.string(s),
+            JsonScalar::Shown(d) => {
+                self.buf.push(b'"');
+                std::fmt::Write::write_fmt(&mut Escaped(&mut self.buf), format_args!("{d}"))
+                    .map_err(std::io::Error::other)?;
+                self.buf.push(b'"');
+            }
+            JsonScalar::Strs(list) => {
+                self.array(list.iter(), |p, s| {
+                    p.string(s);
+                    Ok(())
+                })?;
+            }
+            JsonScalar::U64(n) => self.number(*n),
+            JsonScalar::Bool(b) => self
+                .buf
+                .extend_from_slice(if *b { b"true" } else { b"false" }),
+            JsonScalar::Null => self.buf.extend_from_slice(b"null"),
+        }
+        Ok(())
+    }
+
+    /// An unsigned integer, in decimal.
+    fn number(&mut self, n: impl Into<u64>) {
+        let mut n: u64 = n.into();
+        let mut digits = [0u8; 20];
+        let mut at = digits.len();
+        loop {
+            at -= 1;
+            // A decimal digit: below 10.
+            digits[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        self.buf.extend_from_slice(&digits[at..]);
+    }
+
+    /// A string, escaped as serde_json escapes it.
+    fn string(&mut self, s: &str) {
+        self.buf.push(b'"');
+        // Names and ids need no escapes: checked without branching per
+        // byte, then copied whole.
+        let plain = !s.bytes().fold(false, |any, b| {
+            any | (b < 0x20) | (b == b'"') | (b == b'\\')
+        });
+        if plain {
+            self.buf.extend_from_slice(s.as_bytes());
+        } else {
+            escape_into(&mut self.buf, s);
+        }
+        self.buf.push(b'"');
+    }
+
+    /// Any JSON value (the caller's extra members).
+    fn value(&mut self, v: &Value) {
+        match v {
+            Value::Null => self.buf.extend_from_slice(b"null"),
+            Value::Bool(b) => self
+                .buf
+                .extend_from_slice(if *b { b"true" } else { b"false" }),
+            // serde_json's own number text (integers and floats alike).
+            Value::Number(n) => {
+                let _ = serde_json::to_writer(&mut self.buf, n);
+            }
+            Value::String(s) => self.string(s),
+            Value::Array(items) => {
+                self.begin(b'[');
+                for (i, item) in items.iter().enumerate() {
+                    self.item(i == 0);
+                    self.value(item);
+                    self.has_value = true;
+                }
+                self.end(b']');
+            }
+            Value::Object(map) => {
+                self.begin(b'{');
+                for (i, (key, item)) in map.iter().enumerate() {
+                    self.key(i == 0, key);
+                    self.value(item);
+                    self.has_value = true;
+                }
+                self.end(b'}');
+            }
         }
     }
 }
 
-/// Members inserted in order, a later one replacing an earlier one of the
-/// same name (as in a map), in key order.
-fn last_of_each_key<'m>(members: &'m [(String, JsonScalar<'m>)]) -> Vec<(&'m str, JsonScalar<'m>)> {
-    let mut kept: Vec<(&str, JsonScalar)> = Vec::with_capacity(members.len());
-    for (i, (key, value)) in members.iter().enumerate() {
-        if !members[i + 1..].iter().any(|(k, _)| k == key) {
-            kept.push((key.as_str(), value.borrowed()));
+/// Appends `s` with serde_json's escapes: `"` and `\\`, and control
+/// characters as `\b \t \n \f \r` or `\u00XX`.
+fn escape_into(buf: &mut Vec<u8>, s: &str) {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x00..=0x1f => b"",
+            _ => continue,
+        };
+        buf.extend_from_slice(&bytes[start..i]);
+        if short.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            buf.extend_from_slice(b"\\u00");
+            buf.push(HEX[usize::from(b >> 4)]);
+            buf.push(HEX[usize::from(b & 0xf)]);
+        } else {
+            buf.extend_from_slice(short);
         }
+        start = i + 1;
     }
-    kept.sort_by(|a, b| a.0.cmp(b.0));
-    kept
+    buf.extend_from_slice(&bytes[start..]);
+}
+
+/// A `fmt::Write` that escapes what it is given into a buffer.
+struct Escaped<'b>(&'b mut Vec<u8>);
+
+impl std::fmt::Write for Escaped<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        escape_into(self.0, s);
+        Ok(())
+    }
 }
 
 #[cfg(test)]
 mod json_document_tests {
     use super::*;
+
+    /// Extra members of every kind of value, one replacing a member of
+    /// the document, strings that need escapes.
+    fn extra_members() -> BTreeMap<String, Value> {
+        let mut extra = BTreeMap::new();
+        extra.insert("now".to_string(), Value::from(1_700_000_100i64));
+        extra.insert("warnings".to_string(), Value::Array(Vec::new()));
+        extra.insert("edges".to_string(), Value::from("replaced"));
+        extra.insert(
+            "unsupported".to_string(),
+            serde_json::json!([
+                {"what": "a \"quote\", a \\ and \u{1}\t\n\r\u{8}\u{c}\u{7f} é", "id": null, "n": -3, "f": 1.5},
+                {},
+                [],
+                [true, false, 0.1, 18446744073709551615u64]
+            ]),
+        );
+        extra
+    }
+
+    /// The JSON members of a summary line are its details' attributes,
+    /// for every combination of roles and places.
+    #[test]
+    fn json_attributes_are_the_details_attributes() {
+        let roles = [
+            Role::Stopped,
+            Role::Started,
+            Role::Unpromoted,
+            Role::Promoted,
+        ];
+        let places = [None, Some("n1".to_string()), Some("n2".to_string())];
+        for role in roles {
+            for next_role in roles {
+                for origin in &places {
+                    for destination in &places {
+                        let line = SummaryLine::Resource {
+                            change: "Move",
+                            resource: "r".into(),
+                            role,
+                            next_role,
+                            origin: origin.clone(),
+                            destination: destination.clone(),
+                            reason: None,
+                            blocked: false,
+                        };
+                        let (attributes, count) = line.json_attributes();
+                        let expected: Vec<(String, String)> = line
+                            .details()
+                            .1
+                            .into_iter()
+                            .map(|(k, v)| (k.replace('-', "_"), v))
+                            .collect();
+                        let got: Vec<(String, String)> = attributes[..count]
+                            .iter()
+                            .map(|(k, v)| (k.to_string(), v.to_string()))
+                            .collect();
+                        assert_eq!(
+                            got, expected,
+                            "{role} {next_role} {origin:?} {destination:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
 
     /// Clusters of the shapes the document has: groups, anonymous and
     /// promotable clones, resources running, failed and moving, a node to
@@ -3232,10 +3808,7 @@ mod json_document_tests {
                 crate::policy::Options { scores },
             );
             assert!(!transition.summary.is_empty() && !transition.actions.is_empty());
-            let mut extra = BTreeMap::new();
-            extra.insert("now".to_string(), Value::from(1_700_000_100i64));
-            extra.insert("warnings".to_string(), Value::Array(Vec::new()));
-            extra.insert("edges".to_string(), Value::from("replaced"));
+            let extra = extra_members();
             let mut value = to_json_with(cluster, &transition, scores);
             if let Some(map) = value.as_object_mut() {
                 for (k, v) in &extra {
@@ -3247,6 +3820,11 @@ mod json_document_tests {
                 serde_json::to_string_pretty(&json_document(cluster, &transition, scores, extra))
                     .expect("the document prints");
             assert_eq!(written, expected);
+            let mut direct = Vec::new();
+            json_document(cluster, &transition, scores, extra_members())
+                .write_pretty(&mut direct)
+                .expect("writing into a Vec cannot fail");
+            assert_eq!(String::from_utf8(direct).expect("UTF-8"), expected);
 
             let plain = serde_json::to_string(&json_document(
                 cluster,

@@ -254,7 +254,7 @@ pub fn simulate(args: &SimulateArgs) -> Result<()> {
         // buffer: the document is megabytes at 10,000 resources.
         let doc = simulate::json_document(&document.cluster, &transition, args.show_scores, extra);
         let mut out = BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
-        serde_json::to_writer_pretty(&mut out, &doc)?;
+        doc.write_pretty(&mut out)?;
         out.write_all(b"\n")?;
         out.flush()?;
     } else {

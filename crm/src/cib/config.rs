@@ -24,13 +24,14 @@ pub(crate) struct RscInfo<'a, 'i> {
     /// The resource's element.
     pub xml: XNode<'a, 'i>,
     /// Meta attributes set on the resource itself.
-    pub explicit_meta: Pairs,
+    pub explicit_meta: Pairs<'a>,
     /// All effective meta attributes, the clone's implicit ones included
-    /// (what children inherit last).
-    pub full_meta: Pairs,
+    /// (what children inherit last); shared with the children that add
+    /// nothing to them.
+    pub full_meta: Rc<Pairs<'a>>,
     /// Effective instance attributes (own, then the parents', then
-    /// `rsc_defaults`).
-    pub params: Pairs,
+    /// `rsc_defaults`); shared in the same way.
+    pub params: Rc<Pairs<'a>>,
     /// Operations as configured (primitives).
     pub ops: Rc<[OpConfig]>,
     /// Pacemaker's `pe_rsc_unique`: outside clones, or in a globally
@@ -46,6 +47,19 @@ pub(crate) struct RscInfo<'a, 'i> {
     /// `failure-timeout` in seconds as the unpacking sees it (Pacemaker
     /// zeroes it when a failure blocks the resource).
     pub failure_timeout_s: u64,
+}
+
+/// The typed meta attributes last read from a shared set
+/// ([`Reader::typed_meta`] depends on nothing else but the two flags).
+pub(crate) struct TypedMetaCache<'a> {
+    /// The set.
+    pub meta: Rc<Pairs<'a>>,
+    /// Read for a promotable clone's resource.
+    pub promotable: bool,
+    /// Read for a fencing device (`requires` defaults differ).
+    pub fencing_device: bool,
+    /// The reading.
+    pub typed: Meta,
 }
 
 /// An operation as configured, with the raw values failure handling needs.
@@ -191,11 +205,11 @@ impl<'a, 'i> Reader<'a, 'i> {
             )?;
         }
         let mut suicide = false;
-        for (name, value) in &pairs {
+        for (&name, &value) in &pairs {
             let bad = |r: &Self, what: &str| pair_error(r, section, name, value, what);
             let boolean =
                 |r: &Self| parse_bool(value).ok_or_else(|| bad(r, "a boolean (true or false)"));
-            match name.as_str() {
+            match name {
                 "stonith-enabled" => self.cluster.options.stonith_enabled = boolean(self)?,
                 "symmetric-cluster" => self.cluster.options.symmetric_cluster = boolean(self)?,
                 "start-failure-is-fatal" => {
@@ -211,7 +225,7 @@ impl<'a, 'i> Reader<'a, 'i> {
                 "concurrent-fencing" => self.cluster.options.concurrent_fencing = boolean(self)?,
                 "enable-startup-probes" => self.cluster.options.startup_probes = boolean(self)?,
                 "stonith-action" => {
-                    let action = match value.as_str() {
+                    let action = match value {
                         "reboot" => FenceAction::Reboot,
                         "off" => FenceAction::Off,
                         "poweroff" => {
@@ -253,7 +267,7 @@ impl<'a, 'i> Reader<'a, 'i> {
                     self.cluster
                         .options
                         .other
-                        .insert(name.clone(), value.clone());
+                        .insert(name.to_string(), value.to_string());
                 }
             }
         }
@@ -477,7 +491,7 @@ impl<'a, 'i> Reader<'a, 'i> {
             self.unpack_sets(d, "meta_attributes", None, false, &mut op_defaults)?;
             self.report_op_features(d, &op_defaults);
         }
-        self.op_defaults_on_fail = op_defaults.get("on-fail").cloned();
+        self.op_defaults_on_fail = op_defaults.get("on-fail").map(|v| v.to_string());
         if let Some(d) = self.rsc_defaults {
             let typed = self.typed_meta(d, &defaults_meta, false, false)?;
             self.orphan_defaults = OrphanDefaults {
@@ -486,10 +500,18 @@ impl<'a, 'i> Reader<'a, 'i> {
             };
         }
         let context = Defaults {
-            meta: defaults_meta,
-            params: defaults_params,
+            meta: Rc::new(defaults_meta),
+            params: Rc::new(defaults_params),
             op: op_defaults,
         };
+        // Room for every resource element up front.
+        let count = resources
+            .descendants()
+            .filter(|n| matches!(tag(*n), "primitive" | "group" | "clone" | "master"))
+            .count();
+        self.cluster.resources.reserve(count);
+        self.resources.reserve(count);
+        self.resource_ids.reserve(count);
         for xml in elements(resources) {
             match tag(xml) {
                 "primitive" | "group" | "clone" | "master" => {
@@ -520,7 +542,7 @@ impl<'a, 'i> Reader<'a, 'i> {
         &mut self,
         xml: XNode<'a, 'i>,
         parent: Option<ResourceId>,
-        defaults: &Defaults,
+        defaults: &Defaults<'a>,
     ) -> Result<Option<ResourceId>, Error> {
         let id = match xml.attribute("id") {
             Some(id) if !id.is_empty() => id,
@@ -595,28 +617,33 @@ impl<'a, 'i> Reader<'a, 'i> {
         let mut explicit = Pairs::new();
         self.unpack_sets(xml, "meta_attributes", None, false, &mut explicit)?;
         self.report_meta_features(xml, &explicit);
-        let mut meta = explicit.clone();
-        let mut ancestor = parent;
-        while let Some(p) = ancestor {
-            for (k, v) in &self.resources[p.0].explicit_meta {
-                if !meta.contains_key(k) {
-                    meta.insert(k.clone(), v.clone());
+        // Without meta attributes of its own, a child's are exactly its
+        // parent's: the parent's come from the same ancestors, in the same
+        // order, then the same defaults, then the grandparent's.
+        let mut meta: Rc<Pairs<'a>> = match parent {
+            Some(p) if explicit.is_empty() => Rc::clone(&self.resources[p.0].full_meta),
+            // Nor are a top-level resource's anything but the defaults.
+            None if explicit.is_empty() => Rc::clone(&defaults.meta),
+            _ => {
+                let mut meta = explicit.clone();
+                let mut ancestor = parent;
+                while let Some(p) = ancestor {
+                    for (&k, &v) in &self.resources[p.0].explicit_meta {
+                        meta.entry(k).or_insert(v);
+                    }
+                    ancestor = self.cluster.resources[p.0].parent;
                 }
-            }
-            ancestor = self.cluster.resources[p.0].parent;
-        }
-        for (k, v) in &defaults.meta {
-            if !meta.contains_key(k) {
-                meta.insert(k.clone(), v.clone());
-            }
-        }
-        if let Some(p) = parent {
-            for (k, v) in &self.resources[p.0].full_meta {
-                if !meta.contains_key(k) {
-                    meta.insert(k.clone(), v.clone());
+                for (&k, &v) in defaults.meta.iter() {
+                    meta.entry(k).or_insert(v);
                 }
+                if let Some(p) = parent {
+                    for (&k, &v) in self.resources[p.0].full_meta.iter() {
+                        meta.entry(k).or_insert(v);
+                    }
+                }
+                Rc::new(meta)
             }
-        }
+        };
         let clone = if is_clone {
             Some(ResourceId(self.cluster.resources.len()))
         } else {
@@ -626,13 +653,13 @@ impl<'a, 'i> Reader<'a, 'i> {
             let unique = self.meta_bool(xml, &meta, "globally-unique", false)?;
             let promotable =
                 element == "master" || self.meta_bool(xml, &meta, "promotable", false)?;
-            if !meta.contains_key("resource-stickiness") {
-                meta.insert("resource-stickiness".to_string(), "1".to_string());
-            }
-            meta.entry("globally-unique".to_string())
-                .or_insert_with(|| unique.to_string());
+            let implicit = Rc::make_mut(&mut meta);
+            implicit.entry("resource-stickiness").or_insert("1");
+            implicit
+                .entry("globally-unique")
+                .or_insert(if unique { "true" } else { "false" });
             if promotable {
-                meta.insert("promotable".to_string(), "true".to_string());
+                implicit.insert("promotable", "true");
             }
             (unique, promotable)
         } else if let Some(c) = clone {
@@ -641,21 +668,51 @@ impl<'a, 'i> Reader<'a, 'i> {
         } else {
             (true, false)
         };
-        let typed = self.typed_meta(xml, &meta, promotable, clone.is_some())?;
+        // Resources sharing one set of meta attributes (a group's members,
+        // resources using only the defaults) read the same typed values:
+        // the last reading is reused when it warned about nothing.
+        let fencing_device = xml
+            .attribute("class")
+            .is_some_and(|c| c.eq_ignore_ascii_case("stonith"));
+        let typed = match &self.typed_meta_cache {
+            Some(cached)
+                if Rc::ptr_eq(&cached.meta, &meta)
+                    && cached.promotable == promotable
+                    && cached.fencing_device == fencing_device =>
+            {
+                cached.typed.clone()
+            }
+            _ => {
+                let warnings = self.warnings.len();
+                let typed = self.typed_meta(xml, &meta, promotable, clone.is_some())?;
+                if self.warnings.len() == warnings {
+                    self.typed_meta_cache = Some(TypedMetaCache {
+                        meta: Rc::clone(&meta),
+                        promotable,
+                        fencing_device,
+                        typed: typed.clone(),
+                    });
+                }
+                typed
+            }
+        };
 
         // Instance attributes: own, then the parent's (which include theirs
         // and rsc_defaults').
-        let mut params = Pairs::new();
-        self.unpack_sets(xml, "instance_attributes", None, false, &mut params)?;
+        let mut own = Pairs::new();
+        self.unpack_sets(xml, "instance_attributes", None, false, &mut own)?;
         let inherited = match parent {
             Some(p) => &self.resources[p.0].params,
             None => &defaults.params,
         };
-        for (k, v) in inherited {
-            if !params.contains_key(k) {
-                params.insert(k.clone(), v.clone());
+        let params = if own.is_empty() {
+            Rc::clone(inherited)
+        } else {
+            for (&k, &v) in inherited.iter() {
+                own.entry(k).or_insert(v);
             }
-        }
+            Rc::new(own)
+        };
         if Self::has_nonempty_set(xml, "utilization") {
             self.unsupported(
                 "utilization",
@@ -680,8 +737,8 @@ impl<'a, 'i> Reader<'a, 'i> {
         self.resources.push(RscInfo {
             xml,
             explicit_meta: explicit,
-            full_meta: meta.clone(),
-            params: params.clone(),
+            full_meta: Rc::clone(&meta),
+            params: Rc::clone(&params),
             ops: Rc::from(Vec::new()),
             unique,
             clone,
@@ -742,7 +799,7 @@ impl<'a, 'i> Reader<'a, 'i> {
         meta: &Pairs,
         unique: bool,
         promotable: bool,
-        defaults: &Defaults,
+        defaults: &Defaults<'a>,
     ) -> Result<ResourceKind, Error> {
         let children: Vec<_> = elements(xml)
             .filter(|c| {
@@ -862,7 +919,7 @@ impl<'a, 'i> Reader<'a, 'i> {
         xml: XNode<'a, 'i>,
         rid: ResourceId,
         params: &Pairs,
-        defaults: &Defaults,
+        defaults: &Defaults<'a>,
         in_clone: bool,
     ) -> Result<ResourceKind, Error> {
         let class = xml.attribute("class").unwrap_or_default().to_string();
@@ -902,6 +959,9 @@ impl<'a, 'i> Reader<'a, 'i> {
         let mut configs = Vec::new();
         if let Some(ops) = first_child(xml, "operations") {
             if let Some(ops) = self.expand_idref(ops) {
+                let count = elements(ops).filter(|o| tag(*o) == "op").count();
+                operations.reserve_exact(count);
+                configs.reserve_exact(count);
                 for op in elements(ops).filter(|o| tag(*o) == "op") {
                     let (operation, config) = self.unpack_op(op, &defaults.op)?;
                     operations.push(operation);
@@ -915,7 +975,10 @@ impl<'a, 'i> Reader<'a, 'i> {
             provider,
             agent,
             operations,
-            parameters: params.clone(),
+            parameters: params
+                .iter()
+                .map(|(&k, &v)| (k.to_string(), v.to_string()))
+                .collect(),
         }))
     }
 
@@ -930,9 +993,7 @@ impl<'a, 'i> Reader<'a, 'i> {
         for i in clone.0..self.resources.len() {
             if self.resources[i].clone == Some(clone) {
                 self.resources[i].unique = false;
-                self.resources[i]
-                    .full_meta
-                    .insert("globally-unique".to_string(), "false".to_string());
+                Rc::make_mut(&mut self.resources[i].full_meta).insert("globally-unique", "false");
                 if let ResourceKind::Clone(c) = &mut self.cluster.resources[i].kind {
                     c.globally_unique = false;
                 }
@@ -944,7 +1005,7 @@ impl<'a, 'i> Reader<'a, 'i> {
     fn unpack_op(
         &mut self,
         op: XNode<'a, 'i>,
-        op_defaults: &Pairs,
+        op_defaults: &Pairs<'a>,
     ) -> Result<(Operation, OpConfig), Error> {
         let Some(name) = op.attribute("name").filter(|n| !n.is_empty()) else {
             return Err(self.error(op, "an op needs name=\"…\" (start, stop, monitor, …)"));
@@ -982,7 +1043,7 @@ impl<'a, 'i> Reader<'a, 'i> {
         for attr in op.attributes() {
             // `id` would be removed right after: not inserted at all.
             if attr.name() != "id" {
-                meta.insert(attr.name().to_string(), attr.value().to_string());
+                meta.insert(attr.name(), attr.value());
             }
         }
         meta.remove("id");
@@ -1034,7 +1095,7 @@ impl<'a, 'i> Reader<'a, 'i> {
                 name: name.to_string(),
                 interval_ms: interval.ms,
                 enabled,
-                on_fail: on_fail_raw,
+                on_fail: on_fail_raw.map(str::to_string),
                 on_fail_attribute: op.attribute("on-fail").map(str::to_string),
                 role_attribute: op.attribute("role").map(str::to_string),
             },
@@ -1186,7 +1247,7 @@ impl<'a, 'i> Reader<'a, 'i> {
             })?;
             m.failure_timeout_s = d.ms / 1000;
         }
-        m.target_role = self.target_role(xml, meta.get("target-role"), promotable)?;
+        m.target_role = self.target_role(xml, meta.get("target-role").copied(), promotable)?;
         m.multiple_active = match meta.get("multiple-active").map(|v| v.to_ascii_lowercase()) {
             None => MultipleActive::StopStart,
             Some(v) => match v.as_str() {
@@ -1205,12 +1266,12 @@ impl<'a, 'i> Reader<'a, 'i> {
                 }
             },
         };
-        m.requires = Some(self.requires(xml, meta.get("requires"))?);
+        m.requires = Some(self.requires(xml, meta.get("requires").copied())?);
         let _ = in_clone;
         m.other = meta
             .iter()
-            .filter(|(k, _)| !TYPED_META.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
+            .filter(|(k, _)| !TYPED_META.contains(k))
+            .map(|(&k, &v)| (k.to_string(), v.to_string()))
             .collect();
         Ok(m)
     }
@@ -1220,7 +1281,7 @@ impl<'a, 'i> Reader<'a, 'i> {
     fn target_role(
         &mut self,
         xml: XNode<'a, 'i>,
-        value: Option<&String>,
+        value: Option<&str>,
         promotable: bool,
     ) -> Result<Option<Role>, Error> {
         let Some(v) = value else { return Ok(None) };
@@ -1260,7 +1321,7 @@ impl<'a, 'i> Reader<'a, 'i> {
     }
 
     /// `requires`, with Pacemaker's default (`unpack_requires`).
-    fn requires(&mut self, xml: XNode<'a, 'i>, value: Option<&String>) -> Result<Requires, Error> {
+    fn requires(&mut self, xml: XNode<'a, 'i>, value: Option<&str>) -> Result<Requires, Error> {
         let fencing_device = xml
             .attribute("class")
             .is_some_and(|c| c.eq_ignore_ascii_case("stonith"));
@@ -1332,7 +1393,7 @@ impl<'a, 'i> Reader<'a, 'i> {
         let id = xml.attribute("id");
         for (name, value) in explicit {
             let truthy = parse_bool(value) == Some(true);
-            let what = match name.as_str() {
+            let what = match *name {
                 "allow-migrate" if truthy => Some(
                     "live migration is outside the subset; the resource is stopped and \
                      started instead",
@@ -1362,9 +1423,7 @@ impl<'a, 'i> Reader<'a, 'i> {
             };
             if let Some(what) = what {
                 self.unsupported(name, id, what);
-            } else if !TYPED_META.contains(&name.as_str())
-                && !OTHER_KNOWN_META.contains(&name.as_str())
-            {
+            } else if !TYPED_META.contains(name) && !OTHER_KNOWN_META.contains(name) {
                 self.warn(
                     xml,
                     format!(
@@ -1380,7 +1439,7 @@ impl<'a, 'i> Reader<'a, 'i> {
     fn report_op_features(&mut self, xml: XNode<'a, 'i>, meta: &Pairs) {
         let id = xml.attribute("id");
         for (name, value) in meta {
-            let what = match name.as_str() {
+            let what = match *name {
                 "interval-origin" => Some(
                     "interval-origin is outside the subset; recurring operations start \
                      without the computed delay",
@@ -1409,10 +1468,10 @@ impl<'a, 'i> Reader<'a, 'i> {
 }
 
 /// `rsc_defaults` and `op_defaults`, unpacked once.
-struct Defaults {
-    meta: Pairs,
-    params: Pairs,
-    op: Pairs,
+struct Defaults<'a> {
+    meta: Rc<Pairs<'a>>,
+    params: Rc<Pairs<'a>>,
+    op: Pairs<'a>,
 }
 
 /// An error about the cluster option `name` (found again for its line).

@@ -129,34 +129,16 @@ pub fn read_at(xml: &str, now: i64) -> Result<Document, Error> {
 }
 
 fn read_inner(text: &str, now: Option<i64>) -> Result<Document, Error> {
-    if let Some(at) = xml::too_deep(text) {
-        let line = text[..at].bytes().filter(|&c| c == b'\n').count() + 1;
-        return Err(Error::xml(
-            Some(u32::try_from(line).unwrap_or(u32::MAX)),
-            format!(
-                "elements are nested more than {} deep; a CIB is about ten levels deep",
-                xml::MAX_DEPTH
-            ),
-        ));
-    }
-    let options = ParsingOptions {
-        allow_dtd: false,
-        nodes_limit: u32::MAX,
-    };
-    let doc = roxmltree::Document::parse_with_options(text, options).map_err(|e| match e {
-        // These carry no position: the input ended, so say where it did.
-        roxmltree::Error::UnclosedRootNode | roxmltree::Error::UnexpectedEndOfStream => {
-            let last = text.trim_end().lines().count().max(1);
-            Error::xml(
-                Some(u32::try_from(last).unwrap_or(u32::MAX)),
-                format!(
-                    "{e}: the document ends before its elements are closed (is the file \
-                     complete? `cibadmin --query` exports a whole CIB)"
-                ),
-            )
+    // Plain XML is read directly; anything else (or anything malformed,
+    // to name the problem) by roxmltree.
+    let parsed;
+    let doc = match xml::Tree::parse(text) {
+        Some(tree) => tree,
+        None => {
+            parsed = parse_with_roxmltree(text)?;
+            xml::Tree::from_roxmltree(&parsed)
         }
-        _ => Error::xml(Some(e.pos().row), e.to_string()),
-    })?;
+    };
     let root = doc.root_element();
     if tag(root) != "cib" {
         return Err(Error::xml(
@@ -203,6 +185,7 @@ fn read_inner(text: &str, now: Option<i64>) -> Result<Document, Error> {
         forced_anonymous: HashSet::new(),
         op_defaults_on_fail: None,
         orphan_defaults: OrphanDefaults::default(),
+        typed_meta_cache: None,
         orphan_state: HashMap::new(),
         lrm_entries: HashMap::new(),
     };
@@ -216,9 +199,42 @@ fn read_inner(text: &str, now: Option<i64>) -> Result<Document, Error> {
     Ok(reader.finish(document_now))
 }
 
+/// roxmltree's reading of a document [`xml::Tree::parse`] does not take,
+/// with its errors (and a depth limit first: it recurses per level).
+fn parse_with_roxmltree(text: &str) -> Result<roxmltree::Document<'_>, Error> {
+    if let Some(at) = xml::too_deep(text) {
+        let line = text[..at].bytes().filter(|&c| c == b'\n').count() + 1;
+        return Err(Error::xml(
+            Some(u32::try_from(line).unwrap_or(u32::MAX)),
+            format!(
+                "elements are nested more than {} deep; a CIB is about ten levels deep",
+                xml::MAX_DEPTH
+            ),
+        ));
+    }
+    let options = ParsingOptions {
+        allow_dtd: false,
+        nodes_limit: u32::MAX,
+    };
+    roxmltree::Document::parse_with_options(text, options).map_err(|e| match e {
+        // These carry no position: the input ended, so say where it did.
+        roxmltree::Error::UnclosedRootNode | roxmltree::Error::UnexpectedEndOfStream => {
+            let last = text.trim_end().lines().count().max(1);
+            Error::xml(
+                Some(u32::try_from(last).unwrap_or(u32::MAX)),
+                format!(
+                    "{e}: the document ends before its elements are closed (is the file \
+                     complete? `cibadmin --query` exports a whole CIB)"
+                ),
+            )
+        }
+        _ => Error::xml(Some(e.pos().row), e.to_string()),
+    })
+}
+
 /// Everything the reader needs while it walks the document.
 pub(crate) struct Reader<'a, 'i> {
-    doc: &'a roxmltree::Document<'i>,
+    doc: &'a xml::Tree<'i>,
     index: IdIndex<'a, 'i>,
     cluster: Cluster,
     unsupported: Vec<Unsupported>,
@@ -253,6 +269,8 @@ pub(crate) struct Reader<'a, 'i> {
     op_defaults_on_fail: Option<String>,
     /// What orphans get from `rsc_defaults`.
     orphan_defaults: OrphanDefaults,
+    /// The last typed reading of a shared set of meta attributes.
+    typed_meta_cache: Option<config::TypedMetaCache<'a>>,
     /// Orphans' managed flag and failure timeout as their histories are
     /// unpacked, by id.
     orphan_state: HashMap<String, (bool, u64)>,

@@ -10,8 +10,45 @@ use std::collections::BTreeMap;
 use super::xml::{elements, tag, XNode};
 use super::{Error, Reader};
 
-/// Name → value, as unpacked.
-pub(crate) type Pairs = BTreeMap<String, String>;
+/// Name → value, as unpacked: borrowed from the document (the reader's
+/// own maps; nothing is copied per resource or operation).
+pub(crate) type Pairs<'a> = BTreeMap<&'a str, &'a str>;
+
+/// Where [`Reader::unpack_sets`] puts what it unpacks: the reader's
+/// borrowed [`Pairs`], or a model map that owns its strings (node
+/// attributes).
+pub(crate) trait PairSink<'a> {
+    /// Whether `name` has a value.
+    fn has(&self, name: &str) -> bool;
+    /// Sets `name` to `value`.
+    fn put(&mut self, name: &'a str, value: &'a str);
+    /// Removes `name`.
+    fn unset(&mut self, name: &str);
+}
+
+impl<'a> PairSink<'a> for Pairs<'a> {
+    fn has(&self, name: &str) -> bool {
+        self.contains_key(name)
+    }
+    fn put(&mut self, name: &'a str, value: &'a str) {
+        self.insert(name, value);
+    }
+    fn unset(&mut self, name: &str) {
+        self.remove(name);
+    }
+}
+
+impl<'a> PairSink<'a> for BTreeMap<String, String> {
+    fn has(&self, name: &str) -> bool {
+        self.contains_key(name)
+    }
+    fn put(&mut self, name: &'a str, value: &'a str) {
+        self.insert(name.to_string(), value.to_string());
+    }
+    fn unset(&mut self, name: &str) {
+        self.remove(name);
+    }
+}
 
 impl<'a, 'i> Reader<'a, 'i> {
     /// Unpacks the `set_name` children of `owner` into `into`. With
@@ -22,7 +59,7 @@ impl<'a, 'i> Reader<'a, 'i> {
         set_name: &str,
         always_first: Option<&str>,
         overwrite: bool,
-        into: &mut Pairs,
+        into: &mut impl PairSink<'a>,
     ) -> Result<(), Error> {
         let mut sets = Vec::new();
         for child in elements(owner).filter(|c| tag(*c) == set_name) {
@@ -58,7 +95,7 @@ impl<'a, 'i> Reader<'a, 'i> {
     }
 
     /// Copies one set's nvpairs into `into`.
-    fn populate(&mut self, set: XNode<'a, 'i>, overwrite: bool, into: &mut Pairs) {
+    fn populate(&mut self, set: XNode<'a, 'i>, overwrite: bool, into: &mut impl PairSink<'a>) {
         // The legacy <attributes> wrapper.
         let list = match elements(set).next() {
             Some(first) if tag(first) == "attributes" => first,
@@ -80,11 +117,11 @@ impl<'a, 'i> Reader<'a, 'i> {
                 continue;
             };
             if value.eq_ignore_ascii_case("#default") {
-                into.remove(name);
+                into.unset(name);
                 continue;
             }
-            if overwrite || !into.contains_key(name) {
-                into.insert(name.to_string(), value.to_string());
+            if overwrite || !into.has(name) {
+                into.put(name, value);
             }
         }
     }

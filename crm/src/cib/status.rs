@@ -13,7 +13,7 @@
 //! node unclean, `on-fail=standby` puts it in standby), and bans the
 //! history implies are recorded as [`HistoryBan`]s.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::rc::Rc;
 
 use crate::model::{
@@ -23,7 +23,6 @@ use crate::model::{
 use crate::score::Score;
 
 use super::config::OpConfig;
-use super::nvpairs::Pairs;
 use super::values::{compare_version, is_true, leading_integer, lenient_score, parse_bool};
 use super::xml::{children_named, elements, first_child, tag, XNode};
 use super::{Error, Reader};
@@ -1576,7 +1575,7 @@ struct FailIndex {
 }
 
 impl FailIndex {
-    fn build(attributes: &Pairs, legacy: bool) -> FailIndex {
+    fn build(attributes: &BTreeMap<String, String>, legacy: bool) -> FailIndex {
         let mut index = FailIndex {
             values: Vec::new(),
             exact: HashMap::new(),

@@ -25,7 +25,15 @@ pub(crate) fn is_true(text: Option<&str>) -> bool {
 
 /// A score: an integer (clamped to ±INFINITY) or ±INFINITY.
 pub(crate) fn parse_score(text: &str) -> Option<Score> {
-    text.parse::<Score>().ok()
+    // As `Score::from_str` reads it, without its upper-cased copy.
+    let t = text.trim();
+    if t.eq_ignore_ascii_case("INFINITY") || t.eq_ignore_ascii_case("+INFINITY") {
+        return Some(Score::INFINITY);
+    }
+    if t.eq_ignore_ascii_case("-INFINITY") {
+        return Some(Score::MINUS_INFINITY);
+    }
+    t.parse::<i64>().ok().map(Score::new)
 }
 
 /// A score in the configuration: as [`parse_score`], and also a decimal
@@ -118,8 +126,14 @@ pub(crate) fn parse_msec(text: &str) -> Option<Duration> {
         return None;
     }
     let (number, rest) = t.split_at(num_len);
-    let units = rest.trim_matches(is_space).to_ascii_lowercase();
-    let (multiplier, divisor): (u64, u64) = match units.as_str() {
+    // Lower-cased on the stack: no unit is longer than 12 bytes.
+    let written = rest.trim_matches(is_space).as_bytes();
+    let mut lower = [0u8; 12];
+    let slot = lower.get_mut(..written.len())?;
+    slot.copy_from_slice(written);
+    slot.make_ascii_lowercase();
+    let units = std::str::from_utf8(slot).unwrap_or("?");
+    let (multiplier, divisor): (u64, u64) = match units {
         "" => (1000, 1),
         "ms" | "msec" | "msecs" | "millisecond" | "milliseconds" => (1, 1),
         "us" | "usec" | "usecs" | "microsecond" | "microseconds" => (1, 1000),

@@ -19,8 +19,10 @@
 //!   `migration-threshold=3` in rsc_defaults.
 //! * Each measured command runs under a fresh copy of this binary
 //!   (`--measure-one`), which starts it, waits for it and reads
-//!   `getrusage(RUSAGE_CHILDREN)`: wall time from spawn to exit and
-//!   `ru_maxrss` (peak RSS of the largest process).
+//!   `getrusage(RUSAGE_CHILDREN)`: wall time from spawn to exit, CPU time
+//!   (user + system) and `ru_maxrss` (peak RSS of the largest process).
+//!   Ours runs `--runs` times (default 5), crm_simulate `--peer-runs` times
+//!   (default 3); each side's median run is reported.
 //! * Rows: *ours in-process* (`--in-process FILE`: read the CIB, then
 //!   `policy::schedule`, timed inside the process; its RSS is that child's),
 //!   *ours as a process* (`ironbeat crm simulate --xml FILE --json`), and
@@ -32,9 +34,9 @@
 //!   constraint counts scaled ×¼ … ×4 and prints the time per constraint
 //!   and the growth exponent between the smallest and largest.
 //!
-//! Usage: `bench-crm [--runs N] [--sizes 100x3,1000x16,…] [--out FILE]
-//! [--keep DIR] [--no-peer]`; `bench-crm --generate N M [--seed S]
-//! [--constraints X]` prints one CIB.
+//! Usage: `bench-crm [--runs N] [--peer-runs N] [--sizes 100x3,1000x16,…]
+//! [--out FILE] [--keep DIR] [--no-peer] [--no-linearity]`; `bench-crm
+//! --generate N M [--seed S] [--constraints X]` prints one CIB.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -439,6 +441,8 @@ fn agreement(a: &BTreeMap<String, usize>, b: &BTreeMap<String, usize>) -> (usize
 
 struct Options {
     runs: usize,
+    /// crm_simulate runs per size (the median is reported).
+    peer_runs: usize,
     sizes: Vec<(usize, usize)>,
     out: Option<PathBuf>,
     keep: Option<PathBuf>,
@@ -449,6 +453,7 @@ struct Options {
 fn options(args: &[String]) -> Result<Options> {
     let mut o = Options {
         runs: 5,
+        peer_runs: 3,
         sizes: SIZES.to_vec(),
         out: None,
         keep: None,
@@ -464,6 +469,7 @@ fn options(args: &[String]) -> Result<Options> {
         };
         match a.as_str() {
             "--runs" => o.runs = value("--runs")?.parse().context("--runs")?,
+            "--peer-runs" => o.peer_runs = value("--peer-runs")?.parse().context("--peer-runs")?,
             "--sizes" => {
                 o.sizes = value("--sizes")?
                     .split(',')
@@ -479,8 +485,8 @@ fn options(args: &[String]) -> Result<Options> {
             "--no-linearity" => o.linearity = false,
             "-h" | "--help" => {
                 println!(
-                    "bench-crm [--runs N] [--sizes 100x3,1000x16,…] [--out FILE] [--keep DIR] \
-                     [--no-peer] [--no-linearity]\n\
+                    "bench-crm [--runs N] [--peer-runs N] [--sizes 100x3,1000x16,…] [--out FILE] \
+                     [--keep DIR] [--no-peer] [--no-linearity]\n\
                      bench-crm --generate N M [--seed S] [--constraints X]"
                 );
                 std::process::exit(0);
@@ -488,8 +494,8 @@ fn options(args: &[String]) -> Result<Options> {
             other => bail!("unknown argument {other:?} (try --help)"),
         }
     }
-    if o.runs == 0 {
-        bail!("--runs must be at least 1");
+    if o.runs == 0 || o.peer_runs == 0 {
+        bail!("--runs and --peer-runs must be at least 1");
     }
     if o.sizes.iter().any(|&(n, m)| n == 0 || m == 0) {
         bail!("--sizes: N and M must be at least 1");
@@ -508,6 +514,9 @@ struct Row {
     schedule_us: u64,
     in_process: Cost,
     process: Cost,
+    /// The median CPU time (user + system) of the process runs, µs: what
+    /// the other work on a shared machine changes least.
+    process_cpu_us: u64,
     peer: Option<Cost>,
     agreement: Option<(usize, usize)>,
     ours_actions: usize,
@@ -673,16 +682,23 @@ fn run(o: &Options) -> Result<()> {
             ordering_loop |= c.code != 0;
             process_costs.push(c);
         }
+        let process_cpu_us = median(&process_costs.iter().map(|c| c.cpu_us).collect::<Vec<_>>());
         process_costs.sort_by_key(|c| c.wall_us);
         let process = process_costs[process_costs.len() / 2].clone();
         let (peer_cost, agree) = if peer {
-            let c = measure(&[
-                "crm_simulate".into(),
-                "-R".into(),
-                "--output-as=xml".into(),
-                "-x".into(),
-                path.clone(),
-            ])?;
+            let mut costs = Vec::new();
+            for _ in 0..o.peer_runs {
+                costs.push(measure(&[
+                    "crm_simulate".into(),
+                    "-R".into(),
+                    "--output-as=xml".into(),
+                    "-x".into(),
+                    path.clone(),
+                ])?);
+            }
+            // The median run by wall time, as for ours.
+            costs.sort_by_key(|c| c.wall_us);
+            let c = costs.swap_remove(costs.len() / 2);
             let theirs = peer_actions(&c.stdout).unwrap_or_default();
             let agree = agreement(&normalise(&ours), &normalise(&theirs));
             (Some(c), Some(agree))
@@ -699,6 +715,7 @@ fn run(o: &Options) -> Result<()> {
             schedule_us: v["schedule_us"].as_u64().unwrap_or(0),
             in_process,
             process,
+            process_cpu_us,
             peer: peer_cost,
             agreement: agree,
             ours_actions: ours.len(),
@@ -750,22 +767,27 @@ fn report(
     let _ = writeln!(
         t,
         "bench-crm — kernel {uname}, {} CPUs, load average {load_start} → {}; \
-         pacemaker-cli-utils {}; ours: median of {} runs, crm_simulate: 1 run; {:.0} s in all\n",
+         pacemaker-cli-utils {}; ours: median of {} runs, crm_simulate: median of {}; {:.0} s \
+         in all\n",
         std::thread::available_parallelism()
             .map(|n| n.get())
             .unwrap_or(0),
         loadavg(),
         version("pacemaker-cli-utils"),
         o.runs,
+        o.peer_runs,
         elapsed.as_secs_f64()
     );
     let _ = writeln!(
         t,
         "| N × M | constraints | CIB | ours: schedule | ours: read+schedule, RSS | \
          `ironbeat crm simulate` wall, RSS | `crm_simulate -R` wall, RSS | wall ratio (process) | \
-         schedule ratio | RSS ratio | same summary |"
+         CPU ratio (process) | schedule ratio | RSS ratio | same summary |"
     );
-    let _ = writeln!(t, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(
+        t,
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    );
     for r in rows {
         let (peer_wall, peer_rss) = r
             .peer
@@ -774,13 +796,14 @@ fn report(
                 (ms(c.wall_us as f64), mib(c.rss_kib))
             });
         let peer_us = r.peer.as_ref().map_or(0.0, |c| c.wall_us as f64);
+        let peer_cpu_us = r.peer.as_ref().map_or(0.0, |c| c.cpu_us as f64);
         let peer_kib = r.peer.as_ref().map_or(0.0, |c| c.rss_kib as f64);
         let same = r.agreement.map_or("—".to_string(), |(a, b)| {
             format!("{a}/{b} ({} ours)", r.ours_actions)
         });
         let _ = writeln!(
             t,
-            "| {} × {} ({} prim.) | {} | {} kB | {} | {}, {} MiB | {}, {} MiB | {}, {} MiB | {} | {} | {} | {} |",
+            "| {} × {} ({} prim.) | {} | {} kB | {} | {}, {} MiB | {}, {} MiB | {}, {} MiB | {} | {} | {} | {} | {} |",
             r.n,
             r.m,
             r.primitives,
@@ -794,6 +817,7 @@ fn report(
             peer_wall,
             peer_rss,
             ratio(peer_us, r.process.wall_us as f64),
+            ratio(peer_cpu_us, r.process_cpu_us as f64),
             ratio(peer_us, r.schedule_us as f64),
             if r.process.rss_kib > 0 && peer_kib > 0.0 {
                 format!("{:.1}×", peer_kib / r.process.rss_kib as f64)
@@ -807,7 +831,9 @@ fn report(
         t,
         "\nschedule = `policy::schedule` alone in-process (median); read = `cib::read` of the \
          XML. Wall ratio = crm_simulate wall / `ironbeat crm simulate` wall, both whole \
-         processes (start, read, schedule, print). Schedule ratio = crm_simulate wall / our \
+         processes (start, read, schedule, print); CPU ratio = the same with user + system \
+         CPU time (ours: median of the runs), which other load on the machine changes less \
+         than wall time. Schedule ratio = crm_simulate wall / our \
          schedule time. Same summary = Transition Summary lines identical (multiset, anonymous \
          clone numbers and reasons dropped) / the larger of the two counts."
     );
