@@ -209,7 +209,7 @@ fn parse_args() -> Result<Args> {
                 println!(
                     "failover benchmark: sudo bench/failover.sh [--trials N] [--quick] \
                      [--stacks heartbeat,heartbeat-100ms,keepalived-0.1s,keepalived-0.01s,\
-                     ironbeat,ironbeat-fenced,ironbeat-fenced-nodelay] [--faults kill9,linkdown] [--soak SECS] \
+                     ironbeat,ironbeat-fenced,ironbeat-fenced-nodelay] [--faults kill9,linkdown] [--settle SECS] [--soak SECS] \
                      [--binary PATH] [--out FILE]"
                 );
                 std::process::exit(0);
