@@ -1,5 +1,6 @@
-//! Shared by the `ironbeat crm simulate` integration tests: running the
-//! binary with a deadline and checking its exit code.
+//! Shared by the integration tests: running the binary with a deadline and
+//! checking its exit code (`crm simulate` tests), and the virtual-cluster
+//! harness of the Cluster Test Suite ([`cluster`]).
 #![allow(dead_code)]
 
 pub mod cluster;
