@@ -471,22 +471,7 @@ fn kill9_of_the_holder_is_fenced_then_taken_over() {
         "node2 answers {:?} after the kill",
         taken - killed
     ));
-    let off = c
-        .node(1)
-        .power_events()
-        .into_iter()
-        .find(|e| !e.on && e.cause == PowerCause::Bmc)
-        .unwrap_or_else(|| panic!("node1 was never powered off by its BMC\n{}", c.logs()));
-    assert!(
-        off.at < taken,
-        "node2 answered {:?} before node1 was powered off\n{}",
-        off.at - taken,
-        c.logs()
-    );
-    c.step(&format!(
-        "node1 fenced {:?} after the kill",
-        off.at - killed
-    ));
+    node1_fenced_before(&c, killed, taken, "node2");
     assert_eq!(c.fenced_off(), [1], "{:?}", c.power_events());
     let report = c.wait_status(
         2,
@@ -551,22 +536,7 @@ fn kill9_of_the_holder_three_nodes_fenced_by_the_majority() {
         "node{taker} answers {:?} after the kill",
         taken - killed
     ));
-    let off = c
-        .node(1)
-        .power_events()
-        .into_iter()
-        .find(|e| !e.on && e.cause == PowerCause::Bmc)
-        .unwrap_or_else(|| panic!("node1 was never powered off by its BMC\n{}", c.logs()));
-    assert!(
-        off.at < taken,
-        "node{taker} answered {:?} before node1 was powered off\n{}",
-        off.at - taken,
-        c.logs()
-    );
-    c.step(&format!(
-        "node1 fenced {:?} after the kill",
-        off.at - killed
-    ));
+    node1_fenced_before(&c, killed, taken, &format!("node{taker}"));
     assert_eq!(c.fenced_off(), [1], "{:?}", c.power_events());
     c.wait_steady(taker, Duration::from_secs(10));
     let back = Instant::now();
@@ -873,4 +843,25 @@ fn dc_death_is_reelected_without_touching_the_vip() {
     assert_undisturbed(&c, "node3", killed, Instant::now(), "the DC died");
     assert_eq!(c.holders(), [3]);
     c.finish(&[]);
+}
+
+/// Asserts that node1's BMC powered it off before `taker` answered for the
+/// VIP at `taken` (fencing before recovery), and logs when.
+fn node1_fenced_before(c: &Cluster, killed: Instant, taken: Instant, taker: &str) {
+    let off = c
+        .node(1)
+        .power_events()
+        .into_iter()
+        .find(|e| !e.on && e.cause == PowerCause::Bmc)
+        .unwrap_or_else(|| panic!("node1 was never powered off by its BMC\n{}", c.logs()));
+    assert!(
+        off.at < taken,
+        "{taker} answered {:?} before node1 was powered off\n{}",
+        off.at - taken,
+        c.logs()
+    );
+    c.step(&format!(
+        "node1 fenced {:?} after the kill",
+        off.at - killed
+    ));
 }
