@@ -898,6 +898,11 @@ impl Node {
         settling: bool,
     ) {
         let ours = self.cfg.digest;
+        // A member claiming the DC role while we hold it: it declared us
+        // dead on its own (a stalled loop, frames lost one way) and elected
+        // itself, and we never saw it leave, so we sent it nothing. Answer
+        // with our Hello and status: it rejoins us and yields (lower name).
+        let rival = self.is_dc() && dc.as_deref() == Some(from);
         let Some(peer) = self.peers.get_mut(from) else {
             return;
         };
@@ -938,6 +943,10 @@ impl Node {
             // It is a member for it then, and it does not answer again.
             self.send_hello(Some(from.to_string()));
             self.send_full_status(Some(from.to_string()));
+        } else if rival {
+            self.send_hello(Some(from.to_string()));
+            self.send_full_status(Some(from.to_string()));
+            self.send(Some(from.to_string()), &Message::Admin(self.admin.clone()));
         }
     }
 

@@ -981,3 +981,33 @@ fn three_nodes_wait_for_all_start_nothing_before_the_third_is_seen() {
     );
     assert!(sim.fence_requests.is_empty());
 }
+
+/// One side alone declares the other dead and comes back (its loop stalled,
+/// or frames were lost one way): it elects itself and starts the resources,
+/// while the other never saw it leave. When it hears the DC again, its
+/// Hello claims the DC role: the DC must answer, so that the two merge (the
+/// soak found them apart for 100 s, both holding the VIP).
+#[test]
+fn a_one_sided_death_merges_back_at_once() {
+    let mut sim = started(&["a", "b"], &["vip"], |_| {});
+    let owner = sim.owners("vip")[0].clone();
+    let other = if owner == "a" { "b" } else { "a" }.to_string();
+    sim.allow_double = true;
+    sim.cut_one_way(&other, &owner);
+    sim.run(2 * sim::DEADTIME);
+    sim.heal();
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip").len() == 1),
+        "{}",
+        sim.dump()
+    );
+    sim.run(S);
+    let (a, b) = (sim.node("a").status(), sim.node("b").status());
+    assert_eq!(a.dc, b.dc, "{}", sim.dump());
+    assert!(
+        a.nodes.iter().chain(&b.nodes).all(|n| n.member),
+        "{}",
+        sim.dump()
+    );
+    assert_eq!(sim.owners("vip").len(), 1, "{}", sim.dump());
+}

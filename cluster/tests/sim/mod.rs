@@ -364,6 +364,16 @@ impl Sim {
         self.cut.insert((b.to_string(), a.to_string()));
     }
 
+    /// `observer` stops hearing `peer` (one way: `peer` still hears it), as
+    /// when one side's event loop stalls or its frames are lost one way.
+    pub fn cut_one_way(&mut self, observer: &str, peer: &str) {
+        self.actions.push((
+            self.elapsed(),
+            format!("TEST: {observer} no longer hears {peer}"),
+        ));
+        self.cut.insert((observer.to_string(), peer.to_string()));
+    }
+
     /// Heals every cut.
     pub fn heal(&mut self) {
         self.actions
