@@ -216,7 +216,7 @@ pub fn load_native(path: &Path, local_node: &str) -> Result<Config, ConfigError>
         keys,
         allow_insecure_crc: native.allow_insecure_crc,
         autojoin: native.autojoin,
-        heartbeat: native.logging,
+        heartbeat: native.heartbeat,
         fencing: native.fencing,
     };
     config.check_serial_budget()?;
@@ -251,8 +251,9 @@ pub(super) struct Native {
     authkeys: PathBuf,
     allow_insecure_crc: bool,
     autojoin: Autojoin,
-    /// `[log]`, in the fields ha.cf's logging directives fill.
-    logging: HeartbeatOptions,
+    /// What ha.cf's directives beyond the link layer would fill: `[log]`,
+    /// `[[ping]]`, `deadping` and the `[cluster]` daemon keys.
+    heartbeat: HeartbeatOptions,
     /// `[fence]`.
     pub(super) fencing: Fencing,
     /// The CRM model: members, policy, fence devices, resources and
@@ -398,16 +399,22 @@ pub(super) fn parse_native(
     }
 
     let timing = timing(&src, raw.timing.as_ref(), &cluster_span)?;
-    let mut logging = logging(&src, raw.log.as_ref())?;
-    ping(&src, &raw.ping, raw.timing.as_ref(), &timing, &mut logging)?;
+    let mut heartbeat = logging(&src, raw.log.as_ref())?;
+    ping(
+        &src,
+        &raw.ping,
+        raw.timing.as_ref(),
+        &timing,
+        &mut heartbeat,
+    )?;
     if let Some(delay) = &cluster.priority_fencing_delay {
-        logging.priority_fencing_delay = Some(Located {
+        heartbeat.priority_fencing_delay = Some(Located {
             value: duration(&src, "priority_fencing_delay", delay)?,
             location: src.location(&delay.span()),
         });
     }
     if let Some(realtime) = &cluster.realtime {
-        logging.realtime = Some(Located {
+        heartbeat.realtime = Some(Located {
             value: *realtime.get_ref(),
             location: src.location(&realtime.span()),
         });
@@ -507,7 +514,7 @@ pub(super) fn parse_native(
         authkeys,
         allow_insecure_crc: cluster.allow_insecure_crc.unwrap_or(false),
         autojoin,
-        logging,
+        heartbeat,
         fencing,
         crm,
     })
@@ -1175,13 +1182,13 @@ port = 695
     fn log_section() {
         let base = "[cluster]\nnodes = [\"node1\"]\n[[link]]\nkind = \"ether\"\niface = \"e\"\n";
         let n = parse(base).unwrap();
-        assert!(n.logging.logfacility.is_none() && n.logging.log_level.is_none());
+        assert!(n.heartbeat.logfacility.is_none() && n.heartbeat.log_level.is_none());
         let n = parse(&format!(
             "{base}[log]\nfacility = \"Local3\"\nfile = \"/var/log/ib.log\"\n\
              debug_file = \"/var/log/ib-debug.log\"\nlevel = \"debug\"\n"
         ))
         .unwrap();
-        let l = &n.logging;
+        let l = &n.heartbeat;
         assert_eq!(
             l.logfacility.as_ref().map(|f| &f.value),
             Some(&LogFacility::Syslog("local3".into()))
@@ -1197,8 +1204,8 @@ port = 695
             "{base}[log]\nfacility = \"none\"\nlevel = \"Notice\"\n"
         ))
         .unwrap();
-        assert_eq!(n.logging.logfacility.unwrap().value, LogFacility::None);
-        assert_eq!(n.logging.log_level.unwrap().value, LogLevel::Notice);
+        assert_eq!(n.heartbeat.logfacility.unwrap().value, LogFacility::None);
+        assert_eq!(n.heartbeat.log_level.unwrap().value, LogLevel::Notice);
 
         let cases = [
             ("facility = \"local9\"", 7, "did you mean \"local0\""),
@@ -1222,26 +1229,22 @@ port = 695
             "{base}[log]\nfacility = \"local0\"\nfile = \"/var/log/a\"\n\
              debug_file = \"/var/log/b\"\nlevel = \"debug\"\n"
         );
-        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
-        for _ in 0..1000 {
-            let mut bytes = good.as_bytes().to_vec();
-            for _ in 0..2 {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let at = base.len() + (state as usize) % (bytes.len() - base.len());
-                bytes[at] = b"[]=\"/\n\0\x7f.x \\{}#\t"[(state >> 40) as usize % 16];
-            }
-            let _ = parse(&String::from_utf8_lossy(&bytes));
-        }
+        mutate_and_parse(
+            &good,
+            base.len(),
+            0x9e37_79b9_7f4a_7c15,
+            b"[]=\"/\n\0\x7f.x \\{}#\t",
+            1000,
+            2,
+        );
     }
 
     #[test]
     fn ping_tables() {
         let base = "[cluster]\nnodes = [\"node1\"]\n[[link]]\nkind = \"ether\"\niface = \"e\"\n";
         let n = parse(base).unwrap();
-        assert!(n.logging.ping.is_empty() && n.logging.ping_groups.is_empty());
-        assert!(n.logging.deadping.is_none());
+        assert!(n.heartbeat.ping.is_empty() && n.heartbeat.ping_groups.is_empty());
+        assert!(n.heartbeat.deadping.is_none());
         let n = parse(&format!(
             "{base}[[ping]]\nhosts = [\"198.18.0.254\"]\n[[ping]]\nhosts = [\"2001:db8::1\"]\n\
              [[ping]]\nname = \"routers\"\nhosts = [\"198.18.0.252\", \"198.18.0.253\"]\n\
@@ -1249,7 +1252,7 @@ port = 695
              [timing]\nkeepalive = \"100ms\"\ndeadtime = \"1s\"\ndeadping = \"2s\"\n"
         ))
         .unwrap();
-        let o = &n.logging;
+        let o = &n.heartbeat;
         let nodes: Vec<(&str, bool, usize)> = o
             .ping
             .iter()
@@ -1351,34 +1354,51 @@ port = 695
             "{base}[[ping]]\nname = \"routers\"\nhosts = [\"198.18.0.1\", \"::1\"]\n\
              [timing]\ndeadping = \"5s\"\n"
         );
-        let mut state = 0x51_7cc1_b727_220a_u64;
-        for _ in 0..1000 {
-            let mut bytes = good.as_bytes().to_vec();
-            for _ in 0..2 {
-                state ^= state << 13;
-                state ^= state >> 7;
-                state ^= state << 17;
-                let at = base.len() + (state as usize) % (bytes.len() - base.len());
-                bytes[at] = b"[]=\":.,\n\0x 9f#\\{}"[(state >> 40) as usize % 16];
-            }
-            let _ = parse(&String::from_utf8_lossy(&bytes));
-        }
+        mutate_and_parse(
+            &good,
+            base.len(),
+            0x51_7cc1_b727_220a,
+            b"[]=\":.,\n\0x 9f#\\{}",
+            1000,
+            2,
+        );
     }
 
     #[test]
     fn hostile_input_never_panics() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        for _ in 0..1500 {
-            let mut bytes = GOOD.as_bytes().to_vec();
-            for _ in 0..3 {
+        mutate_and_parse(
+            GOOD,
+            0,
+            0x2545_f491_4f6c_dd1d,
+            b"[]=\"'#\n.,x0 -\\{}",
+            1500,
+            3,
+        );
+    }
+
+    /// Parses `rounds` copies of `good`, each with `edits` bytes after the
+    /// first `keep` replaced by one of the first 16 bytes of `alphabet`
+    /// (xorshift from `seed`):
+    /// errors are fine, panics are not.
+    fn mutate_and_parse(
+        good: &str,
+        keep: usize,
+        seed: u64,
+        alphabet: &[u8],
+        rounds: usize,
+        edits: usize,
+    ) {
+        let mut state = seed;
+        for _ in 0..rounds {
+            let mut bytes = good.as_bytes().to_vec();
+            for _ in 0..edits {
                 state ^= state << 13;
                 state ^= state >> 7;
                 state ^= state << 17;
-                let at = (state as usize) % bytes.len();
-                bytes[at] = b"[]=\"'#\n.,x0 -\\{}"[(state >> 40) as usize % 16];
+                let at = keep + (state as usize) % (bytes.len() - keep);
+                bytes[at] = alphabet[(state >> 40) as usize % 16];
             }
-            let text = String::from_utf8_lossy(&bytes);
-            let _ = parse(&text);
+            let _ = parse(&String::from_utf8_lossy(&bytes));
         }
     }
 }
