@@ -611,10 +611,9 @@ fn cable_pull_of_one_link_is_no_failover() {
 /// Split brain with fencing: every link of the holder cut both ways. Both
 /// sides want to fence; the holder (which runs the service) shoots first,
 /// so exactly one node is powered off, and the holder keeps the VIP. The
-/// fenced node reboots, cannot reach the holder and starts nothing; its
-/// links come back before its `initdead` (2 s; after initdead plus the
-/// priority fencing delay it would fence the unseen holder off: startup
-/// fencing, docs/daemon.md); it rejoins and the VIP stays.
+/// fenced node reboots, cannot reach the holder and starts nothing (its
+/// previous run did not end cleanly, so it fences no one at start:
+/// docs/daemon.md); its links come back, it rejoins and the VIP stays.
 #[test]
 fn split_brain_fencing_leaves_one_owner() {
     if !root("split_brain_fencing_leaves_one_owner") {

@@ -210,15 +210,26 @@ fn mark_clean_exit(dir: &Path) {
 /// Takes `DIR/ironbeat.lock` (flock, released when the process ends).
 fn lock_state_dir(dir: &Path) -> Result<nix::fcntl::Flock<std::fs::File>> {
     use nix::fcntl::{Flock, FlockArg};
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create the state directory {}", dir.display()))?;
+    std::fs::create_dir_all(dir).with_context(|| {
+        format!(
+            "cannot create the state directory {}: run as root, or give --state-dir a \
+                 directory this user can write",
+            dir.display()
+        )
+    })?;
     let path = dir.join("ironbeat.lock");
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(&path)
-        .with_context(|| format!("cannot open {}", path.display()))?;
+        .with_context(|| {
+            format!(
+                "cannot open {}: run as root, or give --state-dir a directory this user can \
+                 write",
+                path.display()
+            )
+        })?;
     Flock::lock(file, FlockArg::LockExclusiveNonblock).map_err(|(_, e)| {
         anyhow::anyhow!(
             "{}: {e}: another `ironbeat run` uses the state directory {} (two daemons would \

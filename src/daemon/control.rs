@@ -145,10 +145,23 @@ impl Socket {
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(e).with_context(|| format!("cannot inspect {}", path.display())),
+            Err(e) => {
+                return Err(e).with_context(|| {
+                    format!(
+                        "cannot inspect {}: run as root, or give --socket a path this user \
+                         can use",
+                        path.display()
+                    )
+                })
+            }
         }
-        let listener = UnixListener::bind(path)
-            .with_context(|| format!("cannot listen on {}", path.display()))?;
+        let listener = UnixListener::bind(path).with_context(|| {
+            format!(
+                "cannot listen on {}: run as root, or give --socket a path in a \
+                     directory this user can write",
+                path.display()
+            )
+        })?;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
             .with_context(|| format!("cannot make {} private (0600)", path.display()))?;
         Ok(Socket {
