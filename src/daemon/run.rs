@@ -43,6 +43,11 @@ use crate::config::Config;
 /// for the local stops of what still runs), at most.
 pub const STOP_BUDGET: Duration = Duration::from_secs(120);
 
+/// How many queued link reports the loop takes in, when the core's timer
+/// fires, before the core judges its deadlines (bounded: a flood must not
+/// hold back the timer).
+const CATCH_UP_LIMIT: usize = 256;
+
 /// Everything the main loop runs with.
 pub struct Daemon {
     /// The link configuration (path names, origin).
@@ -192,6 +197,14 @@ pub async fn run(daemon: Daemon) -> anyhow::Result<()> {
             Some(ask) = asks.recv() => state.ask(ask),
             Some(output) = ping_outputs.recv() => state.ping(output),
             () = timer => {
+                // After a late wake, take in what the link layer already
+                // reported before the core judges its own deadlines.
+                for _ in 0..CATCH_UP_LIMIT {
+                    match outputs.try_recv() {
+                        Ok(output) => state.link_output(output),
+                        Err(_) => break,
+                    }
+                }
                 state.node.handle_timeout(Instant::now());
             }
             () = give_up => {
@@ -527,6 +540,7 @@ impl Loop {
             Event::Quorum(_) => ("quorum", Level::Notice),
             Event::Membership { .. } => ("membership", Level::Info),
             Event::FenceScheduled { .. } => ("fence_scheduled", Level::Notice),
+            Event::FenceRaceYielded { .. } => ("fence_race_yielded", Level::Warning),
             Event::Fenced { .. } => ("fenced", Level::Notice),
             Event::RecoveryWithoutFencing(_) => ("recovery_without_fencing", Level::Warning),
             Event::WaitingForAll(_) => ("waiting_for_all", Level::Warning),

@@ -219,6 +219,12 @@ impl PathDriver {
 /// re-arming just costs the driver wake-up the guard exists to avoid.)
 const GUARD_LAG: Duration = Duration::from_millis(2);
 
+/// How many queued path inputs the runner reads, when its timer fires, before
+/// it judges the endpoint's deadlines: bounded, so a flood cannot hold back
+/// our own heartbeats; enough for every frame a few deadtimes of lateness
+/// queue on a sixteen-node cluster's links.
+const CATCH_UP_LIMIT: usize = 256;
+
 /// The runner's wake-up at the endpoint's deadline, shaped around tokio's
 /// timer wheel so that re-arming costs no system call.
 ///
@@ -335,15 +341,35 @@ impl Runner {
             };
             let now = Instant::now();
             match woke {
-                Wake::Timer => self.endpoint.handle_timeout(now),
-                Wake::Command(command) => self.command(now, command),
-                Wake::Path(Input::Frame { path, len }) => {
-                    self.endpoint.handle_datagram(now, path, &buf[..len]);
+                Wake::Timer => {
+                    // A late wake (a loaded machine) finds the peers' frames
+                    // already queued: read them before judging deadlines, or
+                    // a live peer is declared dead for our own lateness.
+                    for _ in 0..CATCH_UP_LIMIT {
+                        let ready = poll_fn(|cx| {
+                            Poll::Ready(poll_paths(&mut self.paths, &mut next, cx, &mut buf))
+                        })
+                        .await;
+                        match ready {
+                            Poll::Ready(input) => self.input(now, input, &buf),
+                            Poll::Pending => break,
+                        }
+                    }
+                    self.endpoint.handle_timeout(now);
                 }
-                Wake::Path(Input::Fault { path, detail }) => self.fault(path, detail, true),
-                Wake::Path(Input::Restored { path }) => self.restore(path, true),
+                Wake::Command(command) => self.command(now, command),
+                Wake::Path(input) => self.input(now, input, &buf),
             }
             self.drain();
+        }
+    }
+
+    /// Feeds one path input to the endpoint.
+    fn input(&mut self, now: Instant, input: Input, buf: &[u8]) {
+        match input {
+            Input::Frame { path, len } => self.endpoint.handle_datagram(now, path, &buf[..len]),
+            Input::Fault { path, detail } => self.fault(path, detail, true),
+            Input::Restored { path } => self.restore(path, true),
         }
     }
 
@@ -618,6 +644,64 @@ pub(crate) mod tests {
             Output::Endpoint(Event::PathDown { node, .. }) if node == "node1")));
         drop(h2);
         task2.await.unwrap();
+    }
+
+    /// A loaded machine wakes the runner late, past the peer's deadline, with
+    /// the peer's frames already queued: they are read first, and the live
+    /// peer is not declared dead for our lateness.
+    #[test]
+    fn a_late_wake_reads_queued_frames_before_judging_the_peer() {
+        let (port1, port2) = (free_port(), free_port());
+        // node2 beats on its own thread and runtime, as a peer machine would.
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let peer = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            rt.block_on(async move {
+                let e2 = endpoint("node2", &[PathId(0)], fast());
+                let (h2, _out2, task2) = start(e2, ucast(port2, &[(0, port1)]));
+                let _ = tokio::time::timeout(Duration::from_secs(10), stop_rx).await;
+                h2.shutdown().await;
+                task2.await.unwrap();
+            });
+        });
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let e1 = endpoint("node1", &[PathId(0)], fast());
+            let (h1, mut out1, task1) = start(e1, ucast(port1, &[(0, port2)]));
+            wait_for(
+                &mut out1,
+                Duration::from_secs(2),
+                "node2 alive",
+                alive("node2"),
+            )
+            .await;
+            for round in 0..3 {
+                // The whole thread stalls for twice the deadtime (100 ms),
+                // as a starved process does; node2's frames queue meanwhile.
+                std::thread::sleep(Duration::from_millis(200));
+                let quiet = tokio::time::sleep(Duration::from_millis(150));
+                tokio::pin!(quiet);
+                loop {
+                    tokio::select! {
+                        () = &mut quiet => break,
+                        output = out1.recv() => {
+                            let output = output.unwrap();
+                            assert!(!dead("node2")(&output), "round {round}: {output:?}");
+                        }
+                    }
+                }
+            }
+            h1.shutdown().await;
+            task1.await.unwrap();
+        });
+        let _ = stop_tx.send(());
+        peer.join().unwrap();
     }
 
     /// Reads this thread's CPU time in nanoseconds.
