@@ -688,6 +688,66 @@ fn split_brain_fencing_leaves_one_owner() {
     c.finish(&[]);
 }
 
+/// Split brain where the holder is the isolated one: every cable of node1,
+/// its client LAN too, is pulled, so it reaches neither node2 nor its ping
+/// node (the client's address) nor any client. node1 runs the VIP, so by
+/// services alone it would shoot first and keep a VIP nobody can reach;
+/// connectivity ranks first: node1 yields, node2 (which still reaches the
+/// gateway) fences it after its priority delay and takes the VIP over.
+#[test]
+fn split_brain_the_isolated_holder_yields_the_fence_race() {
+    let name = "split_brain_the_isolated_holder_yields_the_fence_race";
+    if !root(name) {
+        return;
+    }
+    let mut options = Options::new(2);
+    options.fencing = true;
+    options.ping_gateway = true;
+    let c = Cluster::start(name, "yield", &options);
+    // Both must have judged their ping target before the cut.
+    for n in 1..=2 {
+        c.wait_status(n, "connectivity judged", Duration::from_secs(10), |r| {
+            r.cluster.nodes.iter().all(|s| s.connectivity == Some(1))
+        });
+    }
+    let cut = c.lab.isolate(1).expect("isolating node1");
+    c.step("node1 isolated: every cable cut, its LAN (clients, ping node) too");
+    let taken = c.wait_answering(2, Duration::from_secs(20));
+    c.step(&format!(
+        "the VIP answers from node2 after {:?}",
+        taken - cut
+    ));
+    assert_eq!(
+        c.fenced_off(),
+        [1],
+        "exactly node1 must be powered off; power events {:?}\n{}",
+        c.power_events()
+            .iter()
+            .map(|(n, e)| (format!("node{n}"), e.on, e.cause, e.at - cut))
+            .collect::<Vec<_>>(),
+        c.logs()
+    );
+    let report = c.wait_status(2, "node1 fenced", Duration::from_secs(5), |r| {
+        r.cluster.fencing.iter().any(|f| f.node == "node1")
+    });
+    assert_eq!(running_on(&report, &c.resource), ["node2"], "{report:#?}");
+    let log = std::fs::read_to_string(c.node(1).logs().join("ironbeat.log")).unwrap_or_default();
+    assert!(
+        log.contains("it yields the fence race to node2"),
+        "node1 did not say why it yielded:\n{}",
+        c.logs()
+    );
+    // node1 reboots (a fence is a reboot), its cables still out: it starts
+    // nothing and shoots no one (its run did not end cleanly).
+    thread::sleep(common::cluster::PRIORITY_FENCING_DELAY + Duration::from_secs(2));
+    assert_eq!(c.fenced_off(), [1], "{:?}", c.power_events());
+    assert_eq!(c.holders(), [2]);
+    c.lab.rejoin(1).expect("rejoining node1");
+    c.step("node1's cables back");
+    c.wait_converged(Duration::from_secs(20));
+    c.finish(&[]);
+}
+
 /// Partition heal without fencing: node `cut` loses every link; the other
 /// side recovers the VIP without fencing (two copies, one unreachable);
 /// at the heal the cluster keeps one copy without dropping the service:

@@ -58,6 +58,15 @@ pub struct NodeConfig {
     /// How long the side that runs no services waits before fencing in a
     /// split ([`DEFAULT_PRIORITY_FENCING_DELAY`]).
     pub priority_fencing_delay: Duration,
+    /// With ping nodes: how long after a peer is lost the pinger may take to
+    /// judge this node's own connectivity (`deadping` plus one interval).
+    /// In a two-node fence race connectivity then ranks before services: a
+    /// node that runs services waits this long (at most half the priority
+    /// delay) instead of shooting at once, and a node that lost ping
+    /// targets waits two priority delays more, so an isolated holder never
+    /// wins the race and keeps services nobody can reach. `None`: no ping
+    /// nodes, services alone decide.
+    pub connectivity_grace: Option<Duration>,
     /// Timeout of operations the configuration gives none.
     pub default_op_timeout: Duration,
     /// This node's incarnation (the link layer's persisted generation).
@@ -249,6 +258,18 @@ pub enum Event {
         /// The delay (priority fencing delay, or zero).
         delay_ms: u64,
     },
+    /// This node lost ping targets while a fence race was on: it yields,
+    /// and waits longer so that the better connected peer shoots first.
+    FenceRaceYielded {
+        /// The node it would have fenced.
+        node: String,
+        /// Ping targets this node reaches now.
+        connectivity: u32,
+        /// The best value known (its own before, or the peer's).
+        best: u32,
+        /// The new delay from now.
+        delay_ms: u64,
+    },
     /// Fencing ended.
     Fenced {
         /// The node.
@@ -397,6 +418,17 @@ impl fmt::Display for Event {
             Event::FenceScheduled { node, delay_ms } => {
                 write!(f, "fencing {node} in {delay_ms} ms")
             }
+            Event::FenceRaceYielded {
+                node,
+                connectivity,
+                best,
+                delay_ms,
+            } => write!(
+                f,
+                "this node reaches {connectivity} ping target(s), fewer than the {best} known \
+                 before the split: it yields the fence race to {node} (fencing it only in \
+                 {delay_ms} ms if {node} has not fenced this node by then)"
+            ),
             Event::Fenced { node, outcome } => write!(f, "fencing {node}: {outcome:?}"),
             Event::RecoveryWithoutFencing(n) => write!(
                 f,

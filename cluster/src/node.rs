@@ -89,6 +89,9 @@ pub struct Node {
     reports: BTreeMap<String, Report>,
     admin: AdminState,
     needs_fence: BTreeMap<String, FenceState>,
+    /// Two-node fence races with ping nodes: when each began, and whether
+    /// this node already yielded it for lost connectivity.
+    races: BTreeMap<String, Race>,
     fence_history: Vec<FenceRecord>,
     /// Ops the local executor runs: local id → origin.
     local_ops: BTreeMap<u64, LocalOp>,
@@ -142,6 +145,16 @@ struct Report {
     entries: BTreeMap<u16, Entry>,
     /// Ping targets it reaches (`Message::Connectivity`), once judged.
     connectivity: crate::connectivity::Reported,
+}
+
+/// A two-node fence race that connectivity weighs ([`NodeConfig::connectivity_grace`]).
+#[derive(Debug, Clone, Copy)]
+struct Race {
+    /// When the peer was found lost (the race's start).
+    since: Instant,
+    /// This node's delay without the connectivity penalty.
+    base: Duration,
+    yielded: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -234,6 +247,7 @@ impl Node {
             reports,
             admin: AdminState::default(),
             needs_fence: BTreeMap::new(),
+            races: BTreeMap::new(),
             fence_history: Vec::new(),
             local_ops: BTreeMap::new(),
             next_local: 1,
@@ -1547,6 +1561,7 @@ impl Node {
             let state = self.needs_fence[&node];
             if self.peers.get(&node).is_some_and(|p| p.alive) {
                 // Back on the links: it rejoins and reports instead.
+                self.races.remove(&node);
                 if matches!(state, FenceState::Scheduled(_)) {
                     self.needs_fence.insert(node, FenceState::Waiting);
                 }
@@ -1576,7 +1591,21 @@ impl Node {
                     } else {
                         self.cfg.deadtime / 2
                     };
-                    let delay = priority.saturating_add(settle);
+                    let mut delay = priority.saturating_add(settle);
+                    if let (true, Some(grace)) = (self.cfg.two_node, self.cfg.connectivity_grace) {
+                        // Connectivity ranks first: the holder waits for its
+                        // pinger's verdict before it shoots (checked again
+                        // when the time comes, as every racer's is).
+                        if mine_runs {
+                            delay = grace.min(self.cfg.priority_fencing_delay / 2);
+                        }
+                        let race = Race {
+                            since: now,
+                            base: delay,
+                            yielded: false,
+                        };
+                        self.races.insert(node.clone(), race);
+                    }
                     self.events.push_back(Event::FenceScheduled {
                         node: node.clone(),
                         delay_ms: delay.as_millis() as u64,
@@ -1585,11 +1614,60 @@ impl Node {
                         .insert(node.clone(), FenceState::Scheduled(later(now, delay)));
                 }
                 FenceState::Scheduled(t) if t <= now => {
+                    if let Some(at) = self.yield_race(now, &node) {
+                        self.needs_fence.insert(node, FenceState::Scheduled(at));
+                        continue;
+                    }
+                    self.races.remove(&node);
                     self.request_fencing(node);
                 }
                 _ => {}
             }
         }
+    }
+
+    /// A two-node race's check when its time comes: a node that reaches
+    /// fewer ping targets than the best known (its own value before, or the
+    /// peer's last report) lost its connectivity, so it is likely the
+    /// isolated side; it yields, shooting only two priority delays later
+    /// than it would have, so the better connected peer shoots first. Said
+    /// once; the new time is returned while it lies ahead.
+    fn yield_race(&mut self, now: Instant, node: &str) -> Option<Instant> {
+        let race = *self.races.get(node)?;
+        let own = &self.own_report().connectivity;
+        let mine = own.latest()?;
+        let best = [
+            own.effective(),
+            self.reports.get(node).and_then(|r| r.connectivity.latest()),
+        ]
+        .into_iter()
+        .flatten()
+        .max()
+        .unwrap_or(0);
+        if mine >= best {
+            return None;
+        }
+        let penalty = self.cfg.priority_fencing_delay.saturating_mul(2);
+        let at = later(race.since, race.base.saturating_add(penalty));
+        if at <= now {
+            return None;
+        }
+        if !race.yielded {
+            self.races.insert(
+                node.to_owned(),
+                Race {
+                    yielded: true,
+                    ..race
+                },
+            );
+            self.events.push_back(Event::FenceRaceYielded {
+                node: node.to_owned(),
+                connectivity: mine,
+                best,
+                delay_ms: at.saturating_duration_since(now).as_millis() as u64,
+            });
+        }
+        Some(at)
     }
 
     /// Before every node was seen (wait-for-all): with fencing configured,

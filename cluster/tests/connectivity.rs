@@ -256,3 +256,122 @@ fn in_three_nodes_only_the_best_connected_run_resources() {
         assert_ne!(owner(&sim, r), "a");
     }
 }
+
+/// Two nodes with fencing and ping nodes (each reaching its one target),
+/// the VIP placed; returns the sim, the holder and the other node.
+fn racing() -> (Sim, String, String) {
+    let mut setup = Setup::new(&["a", "b"], &["vip"]);
+    setup.connectivity_grace = Some(Duration::from_millis(300));
+    let mut sim = Sim::new(setup);
+    sim.start("a");
+    sim.start("b");
+    assert!(
+        sim.run_until(10 * S, |s| s.owners("vip").len() == 1),
+        "{}",
+        sim.dump()
+    );
+    connectivity(&mut sim, "a", 1);
+    connectivity(&mut sim, "b", 1);
+    sim.run(S);
+    let holder = owner(&sim, "vip");
+    let standby = other(&["a", "b"], &holder).to_string();
+    (sim, holder, standby)
+}
+
+#[test]
+fn an_isolated_holder_yields_the_fence_race_to_the_connected_node() {
+    // The holder's every cable is pulled, its client LAN too: its links die
+    // and, a moment later, its ping target stops answering. Before, it shot
+    // first and kept a VIP nobody could reach.
+    let (mut sim, holder, standby) = racing();
+    let cut_at = sim.elapsed();
+    sim.cut("a", "b");
+    sim.run(Duration::from_millis(100));
+    connectivity(&mut sim, &holder, 0);
+    assert!(
+        sim.run_until(10 * S, |s| !s.fenced.is_empty()),
+        "{}",
+        sim.dump()
+    );
+    let (_, by, target) = sim.fenced[0].clone();
+    assert_eq!(
+        (by.as_str(), target.as_str()),
+        (standby.as_str(), holder.as_str())
+    );
+    // The standby asked after its usual priority delay (3 s here), no longer.
+    let asked = sim.fence_requests[0].0 - cut_at;
+    assert!(asked < Duration::from_secs(4), "{asked:?}");
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip") == vec![standby.clone()]),
+        "{}",
+        sim.dump()
+    );
+    assert!(
+        !sim.fence_requests.iter().any(|(_, by, _, _)| *by == holder),
+        "the isolated holder shot too:\n{}",
+        sim.dump()
+    );
+    let yielded: Vec<String> = sim
+        .events
+        .iter()
+        .filter(|(_, n, e)| *n == holder && matches!(e, Event::FenceRaceYielded { .. }))
+        .map(|(_, _, e)| e.to_string())
+        .collect();
+    assert_eq!(yielded.len(), 1, "{}", sim.dump());
+    assert!(
+        yielded[0].contains("reaches 0 ping target(s), fewer than the 1"),
+        "{}",
+        yielded[0]
+    );
+}
+
+#[test]
+fn a_connected_holder_still_wins_the_race_after_its_pingers_verdict() {
+    // A plain split, both sides still reach their ping target: the holder
+    // shoots once its pinger could have judged (the grace), well before the
+    // standby's priority delay, and keeps the VIP.
+    let (mut sim, holder, standby) = racing();
+    let cut_at = sim.elapsed();
+    sim.cut("a", "b");
+    assert!(
+        sim.run_until(10 * S, |s| !s.fenced.is_empty()),
+        "{}",
+        sim.dump()
+    );
+    let (_, by, target) = sim.fenced[0].clone();
+    assert_eq!(
+        (by.as_str(), target.as_str()),
+        (holder.as_str(), standby.as_str())
+    );
+    let took = sim.fence_requests[0].0 - cut_at;
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+    sim.run(2 * S);
+    assert_eq!(sim.owners("vip"), vec![holder.clone()], "{}", sim.dump());
+    assert_eq!(sim.fence_requests.len(), 1, "{}", sim.dump());
+}
+
+#[test]
+fn when_the_gateway_dies_for_both_the_holder_still_wins() {
+    // Both lose their ping target with the split (the switch died): both
+    // yield, the holder's yield is the shorter, so it keeps the VIP.
+    let (mut sim, holder, standby) = racing();
+    sim.cut("a", "b");
+    sim.run(Duration::from_millis(100));
+    connectivity(&mut sim, "a", 0);
+    connectivity(&mut sim, "b", 0);
+    assert!(
+        sim.run_until(20 * S, |s| !s.fenced.is_empty()),
+        "{}",
+        sim.dump()
+    );
+    let (_, by, target) = sim.fenced[0].clone();
+    assert_eq!(
+        (by.as_str(), target.as_str()),
+        (holder.as_str(), standby.as_str())
+    );
+    sim.run(2 * S);
+    assert_eq!(sim.owners("vip"), vec![holder.clone()], "{}", sim.dump());
+}

@@ -55,6 +55,7 @@ fn config() -> NodeConfig {
         initdead: Duration::from_secs(2),
         clean_start: true,
         priority_fencing_delay: Duration::from_secs(1),
+        connectivity_grace: None,
         default_op_timeout: Duration::from_secs(5),
         incarnation: 1,
         unix_time_at_start: 1_800_000_000,

@@ -108,6 +108,8 @@ pub fn node_config(
         initdead: config.timing.initdead,
         clean_start: true,
         priority_fencing_delay: priority_fencing_delay.unwrap_or(DEFAULT_PRIORITY_FENCING_DELAY),
+        connectivity_grace: has_ping_nodes(config)
+            .then(|| deadping(config).saturating_add(config.timing.keepalive)),
         default_op_timeout: DEFAULT_OP_TIMEOUT,
         incarnation,
         unix_time_at_start: SystemTime::now()
@@ -150,6 +152,20 @@ pub fn digest(config: &Config, model: &Cluster, fencing: bool) -> u64 {
     u64::from_be_bytes(first)
 }
 
+/// Ping nodes or groups are configured.
+fn has_ping_nodes(config: &Config) -> bool {
+    !config.heartbeat.ping.is_empty() || !config.heartbeat.ping_groups.is_empty()
+}
+
+/// Silence after which a ping target is down: `deadping`, or `deadtime`.
+fn deadping(config: &Config) -> Duration {
+    config
+        .heartbeat
+        .deadping
+        .as_ref()
+        .map_or(config.timing.deadtime, |d| d.value)
+}
+
 /// The ping nodes as the pinger's targets (ha.cf `ping`/`ping6`: one target
 /// per host; `ping_group`: one target up while any of its hosts answers),
 /// or `None` without any. Requests go out every `keepalive`; a target is down
@@ -159,7 +175,7 @@ pub fn digest(config: &Config, model: &Cluster, fencing: bool) -> u64 {
 /// daemon ignores its predecessor's replies); the token is random.
 pub fn ping_config(config: &Config, generation: u64) -> anyhow::Result<Option<PingConfig>> {
     let o = &config.heartbeat;
-    if o.ping.is_empty() && o.ping_groups.is_empty() {
+    if !has_ping_nodes(config) {
         return Ok(None);
     }
     let mut targets = Vec::new();
@@ -189,10 +205,7 @@ pub fn ping_config(config: &Config, generation: u64) -> anyhow::Result<Option<Pi
     Ok(Some(PingConfig {
         targets,
         interval: config.timing.keepalive,
-        deadping: o
-            .deadping
-            .as_ref()
-            .map_or(config.timing.deadtime, |d| d.value),
+        deadping: deadping(config),
         ident,
         token: token.finish(),
     }))

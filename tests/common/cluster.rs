@@ -71,6 +71,8 @@ pub struct Options {
     pub preferred: usize,
     /// haresources or native.
     pub resources: Resources,
+    /// Every node pings the client's LAN address (its "gateway"; haresources only).
+    pub ping_gateway: bool,
 }
 
 impl Options {
@@ -82,6 +84,7 @@ impl Options {
             auto_failback: true,
             preferred: 1,
             resources: Resources::HaResources,
+            ping_gateway: false,
         }
     }
 }
@@ -257,6 +260,14 @@ impl Cluster {
                 config
                     .write(&lab)
                     .unwrap_or_else(|e| panic!("{name}: writing ha.d: {e:#}"));
+                if options.ping_gateway {
+                    for node in lab.nodes() {
+                        let cf = node.ha_d().join("ha.cf");
+                        let text = std::fs::read_to_string(&cf).expect("ha.cf");
+                        let ping = format!("{text}ping {}\n", lab.client_ip());
+                        std::fs::write(&cf, ping).expect("ha.cf");
+                    }
+                }
                 let delay = format!("{}ms", PRIORITY_FENCING_DELAY.as_millis());
                 for node in lab.nodes() {
                     node.set_starter(ironbeat_starter(

@@ -49,6 +49,8 @@ pub struct Setup {
     /// per node, each preferring to run on another node (as the engine
     /// would place a device away from the node it powers).
     pub devices: bool,
+    /// Ping nodes: the pinger's verdict time (`NodeConfig::connectivity_grace`).
+    pub connectivity_grace: Option<Duration>,
 }
 
 impl Setup {
@@ -65,6 +67,7 @@ impl Setup {
             wait_for_all: names.len() == 2,
             requires: None,
             devices: false,
+            connectivity_grace: None,
         }
     }
 
@@ -158,6 +161,7 @@ impl Setup {
             initdead: INITDEAD,
             clean_start: true,
             priority_fencing_delay: Duration::from_secs(3),
+            connectivity_grace: self.connectivity_grace,
             default_op_timeout: Duration::from_secs(5),
             incarnation,
             unix_time_at_start: 1_800_000_000,
