@@ -12,7 +12,7 @@
 #   --trials N     trials per stack and fault (default 20)
 #   --quick        3 trials (a smoke run, ~3 minutes)
 #   --stacks LIST  heartbeat,heartbeat-100ms,keepalived-0.1s,keepalived-0.01s,
-#                  ironbeat,ironbeat-fenced,ironbeat-fenced-nodelay
+#                  ironbeat,ironbeat-40ms,ironbeat-fenced,ironbeat-fenced-nodelay
 #                  (default: all but heartbeat-100ms). The fenced rows fence
 #                  through the lab's BMCs (a fenced node reboots in 3 s);
 #                  -nodelay runs the daemon with --priority-fencing-delay 0s

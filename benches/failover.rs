@@ -65,6 +65,8 @@ enum Stack {
     Ironbeat {
         fenced: bool,
         fence_delay: Option<&'static str>,
+        /// Deadtime in ms (keepalive is always 10 ms).
+        deadtime_ms: u64,
     },
 }
 
@@ -86,18 +88,27 @@ impl Stack {
             "ironbeat" => Stack::Ironbeat {
                 fenced: false,
                 fence_delay: None,
+                deadtime_ms: 50,
+            },
+            "ironbeat-40ms" => Stack::Ironbeat {
+                fenced: false,
+                fence_delay: None,
+                deadtime_ms: 40,
             },
             "ironbeat-fenced" => Stack::Ironbeat {
                 fenced: true,
                 fence_delay: None,
+                deadtime_ms: 50,
             },
             "ironbeat-fenced-nodelay" => Stack::Ironbeat {
                 fenced: true,
                 fence_delay: Some("0s"),
+                deadtime_ms: 50,
             },
             other => bail!(
                 "unknown stack {other:?}: use heartbeat, heartbeat-100ms, keepalived-0.1s, \
-                 keepalived-0.01s, ironbeat, ironbeat-fenced, ironbeat-fenced-nodelay"
+                 keepalived-0.01s, ironbeat, ironbeat-40ms, ironbeat-fenced, \
+                 ironbeat-fenced-nodelay"
             ),
         })
     }
@@ -112,20 +123,18 @@ impl Stack {
             Stack::Keepalived { advert } => {
                 format!("keepalived 2.2.7 (VRRPv3, advert_int {advert} s)")
             }
-            Stack::Ironbeat { fenced: false, .. } => {
-                "ironbeat (keepalive 10ms, deadtime 50ms, no fencing)".into()
+            Stack::Ironbeat {
+                fenced,
+                fence_delay,
+                deadtime_ms,
+            } => {
+                let fencing = match (fenced, fence_delay) {
+                    (false, _) => "no fencing".to_string(),
+                    (true, None) => "IPMI fencing, default priority delay".to_string(),
+                    (true, Some(d)) => format!("IPMI fencing, priority delay {d}"),
+                };
+                format!("ironbeat (keepalive 10ms, deadtime {deadtime_ms}ms, {fencing})")
             }
-            Stack::Ironbeat {
-                fenced: true,
-                fence_delay: None,
-            } => "ironbeat (keepalive 10ms, deadtime 50ms, IPMI fencing, default priority delay)"
-                .into(),
-            Stack::Ironbeat {
-                fenced: true,
-                fence_delay: Some(d),
-            } => format!(
-                "ironbeat (keepalive 10ms, deadtime 50ms, IPMI fencing, priority delay {d})"
-            ),
         }
     }
 
@@ -153,6 +162,7 @@ fn parse_args() -> Result<Args> {
             "keepalived-0.1s",
             "keepalived-0.01s",
             "ironbeat",
+            "ironbeat-40ms",
             "ironbeat-fenced",
             "ironbeat-fenced-nodelay",
         ]
@@ -492,9 +502,18 @@ fn configure(lab: &Lab, stack: &Stack, binary: Option<&Path>) -> Result<()> {
             }
         }
     }
-    if let Stack::Ironbeat { fenced, .. } = stack {
-        // The same timers as heartbeat's row, on the same single LAN link.
-        let mut config = HaConfig::new(Duration::from_millis(10), Duration::from_millis(50));
+    if let Stack::Ironbeat {
+        fenced,
+        deadtime_ms,
+        ..
+    } = stack
+    {
+        // heartbeat's row's timers (or a shorter deadtime), on the same
+        // single LAN link.
+        let mut config = HaConfig::new(
+            Duration::from_millis(10),
+            Duration::from_millis(*deadtime_ms),
+        );
         config.warntime = Duration::from_millis(30);
         config.fencing = *fenced;
         config.write(lab)?;
