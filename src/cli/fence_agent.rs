@@ -43,6 +43,7 @@ use crate::cli::stonith::device::{
     self, parse_bool, parse_cipher, parse_lan_auth, parse_port, parse_privilege,
     run_password_script, xml_escape, Bmc, Interface, Privilege, Problem, Secret, DEFAULT_PORT,
 };
+use crate::cli::stonith::Protocol;
 
 /// The names this binary answers to (the first is the main one).
 pub const NAMES: &[(&str, &str)] = &[
@@ -967,9 +968,26 @@ pub fn main() -> ExitCode {
     ExitCode::from(run(&program, &args, io::stdin()))
 }
 
+/// The names served by another protocol's agent (each in its own module,
+/// with its own options and metadata); every other name, `fence_ironbeat`
+/// included, is the IPMI agent of this module.
+pub const OTHER_AGENTS: &[(&str, Protocol)] = &[];
+
+/// Which protocol's agent `program` is.
+pub fn agent_protocol(program: &str) -> Protocol {
+    OTHER_AGENTS
+        .iter()
+        .find(|(name, _)| *name == program)
+        .map_or(Protocol::Ipmi, |(_, p)| *p)
+}
+
 /// Runs one invocation as `program` with `args`, reading `stdin` when there
 /// are no arguments; returns the exit code.
 pub fn run(program: &str, args: &[String], stdin: impl Read) -> u8 {
+    match agent_protocol(program) {
+        Protocol::Ipmi => {} // Another protocol's agent: one arm per protocol, calling its
+                             // module's `run(program, args, stdin)`.
+    }
     let input = if args.is_empty() {
         let mut text = String::new();
         let mut bytes = Vec::new();

@@ -52,7 +52,7 @@ use crate::config::{
 use args::{Argument, Item, Spec};
 use device::{
     parse_bool, parse_cipher, parse_port, read_password_file, xml_escape, Bmc, Privilege, Problem,
-    Secret, DEFAULT_PORT,
+    Secret, Target, DEFAULT_PORT,
 };
 
 /// Where `-H` looks for ha.cf by default.
@@ -264,8 +264,18 @@ pub struct DeviceType {
     pub shortdesc: &'static str,
     /// The device description of `-h` and `-m`.
     pub description: &'static str,
-    /// The interface when none is configured.
+    /// The interface when none is configured (IPMI types).
     pub default_lanplus: bool,
+    /// Which protocol serves the type (which parser its parameters go to).
+    pub protocol: Protocol,
+}
+
+/// The protocol behind a device type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Protocol {
+    /// IPMI over LAN, spoken natively.
+    Ipmi,
 }
 
 /// The types `-L` lists.
@@ -294,6 +304,7 @@ pub const TYPES: &[DeviceType] = &[
                       request; sessions are always closed. Accepts the parameter names of \
                       external/ipmi and ipmilan.",
         default_lanplus: true,
+        protocol: Protocol::Ipmi,
     },
     DeviceType {
         name: "external/ipmi",
@@ -303,6 +314,7 @@ pub const TYPES: &[DeviceType] = &[
                       IPMI client (no ipmitool). interface defaults to lan, as it did; \
                       reset is off, verify off, on.",
         default_lanplus: false,
+        protocol: Protocol::Ipmi,
     },
     DeviceType {
         name: "ipmilan",
@@ -321,6 +333,7 @@ pub const TYPES: &[DeviceType] = &[
                       client. IPMI 1.5 unless interface=lanplus; unlike cluster-glue's \
                       plugin it gives up at its deadline and reads the real power state.",
         default_lanplus: false,
+        protocol: Protocol::Ipmi,
     },
 ];
 
@@ -452,8 +465,8 @@ impl Params {
 pub struct Settings {
     /// The node it powers, if configured.
     pub hostname: Option<String>,
-    /// How to reach the BMC.
-    pub bmc: Bmc,
+    /// The device and how to reach it.
+    pub target: Target,
     /// What `reset` does.
     pub reset: RebootMethod,
     /// Parameters accepted for compatibility that change nothing (said with `-v`).
@@ -542,6 +555,13 @@ impl Settings {
     /// into the configuration model's [`IpmiDevice`], then
     /// [`Settings::from_device`].
     pub fn from_params(ty: &DeviceType, params: &Params) -> Result<Settings, Problem> {
+        match ty.protocol {
+            Protocol::Ipmi => Settings::from_ipmi_params(ty, params),
+        }
+    }
+
+    /// [`Settings::from_params`] of the IPMI types.
+    fn from_ipmi_params(ty: &DeviceType, params: &Params) -> Result<Settings, Problem> {
         let mut notes = Vec::new();
         let missing = |key: Key, how: &str| {
             let p = param(key);
@@ -692,7 +712,7 @@ impl Settings {
         bmc.check()?;
         Ok(Settings {
             hostname,
-            bmc,
+            target: Target::Ipmi(bmc),
             reset: device.method,
             notes: Vec::new(),
         })
@@ -1463,8 +1483,9 @@ fn run_short(request: &ShortRequest, switches: Switches) -> Result<u8, Failure> 
     let (settings, origin) = (found.settings, found.origin);
     if switches.verbose {
         eprintln!(
-            "info: {}'s BMC is {}:{} ({origin})",
-            request.node, settings.bmc.host, settings.bmc.port
+            "info: {}'s fence device is {} ({origin})",
+            request.node,
+            settings.target.describe()
         );
         for note in &settings.notes {
             eprintln!("info: {note}");
@@ -1638,7 +1659,7 @@ fn execute(
     action: Action,
     switches: Switches,
 ) -> Result<device::Done, ironbeat_fence::Error> {
-    device::execute(&settings.bmc, action, switches.verbose)
+    device::execute_target(&settings.target, action, switches.verbose)
 }
 
 #[cfg(test)]
@@ -1830,7 +1851,7 @@ mod tests {
             method: RebootMethod::PowerCycle,
         };
         let from_model = Settings::from_device(Some("node2".into()), &device).unwrap();
-        assert_eq!(from_words.bmc, from_model.bmc);
+        assert_eq!(from_words.target, from_model.target);
         assert_eq!(from_words.reset, from_model.reset);
         assert_eq!(from_words.hostname, from_model.hostname);
         // The model's checks are the Bmc's: suite 0 needs consent either way.
@@ -1858,36 +1879,54 @@ mod tests {
     fn positional_orders_follow_the_type() {
         let s = settings("external/ipmi", "node2 198.18.1.2 admin labpass lanplus").unwrap();
         assert_eq!(s.hostname.as_deref(), Some("node2"));
-        assert_eq!(s.bmc.username, "admin");
-        assert_eq!(s.bmc.password.expose(), b"labpass");
-        assert_eq!(s.bmc.interface, Interface::Lanplus { cipher: None });
+        assert_eq!(s.target.bmc().unwrap().username, "admin");
+        assert_eq!(s.target.bmc().unwrap().password.expose(), b"labpass");
+        assert_eq!(
+            s.target.bmc().unwrap().interface,
+            Interface::Lanplus { cipher: None }
+        );
         let s = settings(
             "ipmilan",
             "node2 198.18.1.2 6230 md5 operator admin labpass power_cycle",
         )
         .unwrap();
-        assert_eq!(s.bmc.port, 6230);
+        assert_eq!(s.target.bmc().unwrap().port, 6230);
         assert_eq!(
-            s.bmc.interface,
+            s.target.bmc().unwrap().interface,
             Interface::Lan {
                 auth: Some(device::LanAuth::Md5)
             }
         );
-        assert_eq!(s.bmc.privilege, Privilege::Operator);
+        assert_eq!(s.target.bmc().unwrap().privilege, Privilege::Operator);
         assert_eq!(s.reset, RebootMethod::PowerCycle);
         let s = settings("ipmi", "node2 198.18.1.2 admin labpass").unwrap();
-        assert_eq!(s.bmc.interface, Interface::Lanplus { cipher: None });
+        assert_eq!(
+            s.target.bmc().unwrap().interface,
+            Interface::Lanplus { cipher: None }
+        );
         let s = settings("external/ipmi", "node2 198.18.1.2 admin labpass").unwrap();
-        assert_eq!(s.bmc.interface, Interface::Lan { auth: None });
+        assert_eq!(
+            s.target.bmc().unwrap().interface,
+            Interface::Lan { auth: None }
+        );
         let s = settings("ipmi", "node2 198.18.1.2 admin labpass cipher=3 timeout=2s").unwrap();
-        assert_eq!(s.bmc.interface, Interface::Lanplus { cipher: Some(3) });
-        assert_eq!(s.bmc.timeout, Some(std::time::Duration::from_secs(2)));
+        assert_eq!(
+            s.target.bmc().unwrap().interface,
+            Interface::Lanplus { cipher: Some(3) }
+        );
+        assert_eq!(
+            s.target.bmc().unwrap().timeout,
+            Some(std::time::Duration::from_secs(2))
+        );
         let s = settings(
             "external/ipmi",
             "hostname=n ip=h login=u password=p cipher=17",
         )
         .unwrap();
-        assert_eq!(s.bmc.interface, Interface::Lanplus { cipher: Some(17) });
+        assert_eq!(
+            s.target.bmc().unwrap().interface,
+            Interface::Lanplus { cipher: Some(17) }
+        );
     }
 
     #[test]
@@ -1948,7 +1987,7 @@ mod tests {
         let e = settings("ipmi", "node2 h admin p interface=lan cipher=3").unwrap_err();
         assert_eq!(e.fault, Fault::InvalidValue);
         let e = settings("ipmi", "node2 h admin p lanplus priv=operator").unwrap();
-        assert_eq!(e.bmc.privilege, Privilege::Operator);
+        assert_eq!(e.target.bmc().unwrap().privilege, Privilege::Operator);
         assert!(settings("ipmi", "a b c d e f g h i j k l m n").is_err());
         let e = settings("ipmi", "node2 h admin p hostname=x").unwrap_err();
         assert!(e.message.contains("twice"), "{}", e.message);

@@ -23,7 +23,7 @@ use ironbeat_crm::model::FenceAction;
 use ironbeat_fence::power::Action;
 use tokio::sync::mpsc;
 
-use crate::cli::stonith::device::{self, Bmc};
+use crate::cli::stonith::device::{self, Target};
 use crate::cli::stonith::NodeDevice;
 
 /// The overall bound of a request when the device sets no `timeout=`; the
@@ -51,7 +51,7 @@ pub struct Fencer {
 }
 
 struct Device {
-    bmc: Arc<Bmc>,
+    target: Arc<Target>,
     action: Action,
     origin: String,
 }
@@ -71,7 +71,7 @@ impl Fencer {
                     FenceAction::Reboot => d.settings.reset.action(),
                 };
                 let device = Device {
-                    bmc: Arc::new(d.settings.bmc),
+                    target: Arc::new(d.settings.target),
                     action,
                     origin: d.origin,
                 };
@@ -129,7 +129,7 @@ impl Fencer {
         if !self.busy.insert(node.to_string()) {
             return;
         }
-        let bmc = device.bmc.clone();
+        let target = device.target.clone();
         let action = match request {
             CoreAction::Configured => device.action,
             CoreAction::Off => Action::Off,
@@ -142,8 +142,11 @@ impl Fencer {
             CoreAction::Off => "never seen since start: powered off, not rebooted".to_string(),
         };
         tokio::spawn(async move {
-            let bound = bmc.timeout.map_or(GUARD, |t| t + Duration::from_secs(5));
-            let done = tokio::time::timeout(bound, device::execute_async(&bmc, action)).await;
+            let bound = target
+                .timeout()
+                .map_or(GUARD, |t| t + Duration::from_secs(5));
+            let done =
+                tokio::time::timeout(bound, device::execute_target_async(&target, action)).await;
             let (outcome, detail) = match done {
                 Ok(Ok(done)) if done.off_seen => (
                     FenceOutcome::Confirmed,
@@ -269,7 +272,7 @@ mod tests {
         let addr = bmc().await;
         let (tx, mut rx) = mpsc::unbounded_channel();
         let d = device(addr, RebootMethod::OnOff);
-        let status_bmc = d.settings.bmc.clone();
+        let status_target = d.settings.target.clone();
         let devices = BTreeMap::from([("node2".to_string(), d)]);
         let mut fencer = Fencer::new(devices, FenceAction::Reboot, tx);
         fencer.fence("node2", CoreAction::Off);
@@ -280,7 +283,7 @@ mod tests {
         assert_eq!(f.outcome, FenceOutcome::Confirmed, "{}", f.detail);
         assert!(f.detail.contains("never seen since start"), "{}", f.detail);
         // Left off: not rebooted.
-        let status = device::execute_async(&status_bmc, Action::Status)
+        let status = device::execute_target_async(&status_target, Action::Status)
             .await
             .unwrap();
         assert_eq!(status.power, PowerState::Off);
@@ -292,7 +295,8 @@ mod tests {
         let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let addr = silent.local_addr().unwrap();
         let mut d = device(addr, RebootMethod::OnOff);
-        d.settings.bmc.timeout = Some(Duration::from_secs(2));
+        let bmc = d.settings.target.bmc_mut().expect("an IPMI device");
+        bmc.timeout = Some(Duration::from_secs(2));
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut fencer = Fencer::new(
             BTreeMap::from([("node2".to_string(), d)]),

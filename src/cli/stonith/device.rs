@@ -380,6 +380,61 @@ fn done(outcome: ironbeat_fence::ipmi::client::Outcome) -> Done {
     }
 }
 
+/// A fence device, whichever protocol reaches it: what `stonith`,
+/// `fence_ironbeat` and the daemon's fencer act on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Target {
+    /// A BMC over IPMI-over-LAN.
+    Ipmi(Bmc),
+}
+
+impl Target {
+    /// Where the device is, for `-v` and logs (never a secret).
+    pub fn describe(&self) -> String {
+        match self {
+            Target::Ipmi(bmc) => format!("BMC {}:{} (IPMI)", bmc.host, bmc.port),
+        }
+    }
+
+    /// The configured deadline of one request, if any.
+    pub fn timeout(&self) -> Option<Duration> {
+        match self {
+            Target::Ipmi(bmc) => bmc.timeout,
+        }
+    }
+
+    /// The IPMI settings, for an IPMI device.
+    pub fn bmc(&self) -> Option<&Bmc> {
+        match self {
+            Target::Ipmi(bmc) => Some(bmc),
+        }
+    }
+
+    /// The IPMI settings to change, for an IPMI device.
+    pub fn bmc_mut(&mut self) -> Option<&mut Bmc> {
+        match self {
+            Target::Ipmi(bmc) => Some(bmc),
+        }
+    }
+}
+
+/// Runs one action against any device (blocking; `stonith`, `fence_ironbeat`).
+/// Off, and the off half of a reboot, succeed only once the node is *seen*
+/// off ([`Done::off_seen`]).
+pub fn execute_target(target: &Target, action: Action, verbose: bool) -> Result<Done, FenceError> {
+    match target {
+        Target::Ipmi(bmc) => execute(bmc, action, verbose),
+    }
+}
+
+/// [`execute_target`] on the caller's tokio runtime (the daemon's fencer), quiet.
+pub async fn execute_target_async(target: &Target, action: Action) -> Result<Done, FenceError> {
+    match target {
+        Target::Ipmi(bmc) => execute_async(bmc, action).await,
+    }
+}
+
 /// Escapes text for XML character data and attribute values.
 pub fn xml_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
