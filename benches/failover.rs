@@ -11,7 +11,9 @@
 //! ```
 //!
 //! One trial: VIP on node1 and answering from node1 (25 probes in a row),
-//! then `--settle` (4 s) more; fault at T0; failover = first probe node2 answers − T0. Repair at T1
+//! then `--settle` (4 s) more; fault at T0 (kill9: just before kill(2); linkdown: when the
+//! `ip link set … down` on the switch has returned, so ip's own start-up is not counted);
+//! failover = first probe node2 answers − T0. Repair at T1
 //! (kill9: node1's stale VIP removed — a reboot — and its daemon restarted;
 //! linkdown: links back); failback = first probe node1 answers − T1.
 //! "two owners" counts probes at which two nodes answered (UDP or ARP).
@@ -632,7 +634,14 @@ fn trial(lab: &Lab, prober: &Prober, fault: Fault, settle: Duration) -> Result<T
     let node1 = lab.node(1)?;
     let t0 = match fault {
         Fault::Kill9 => lab.kill_daemon(1)?,
-        Fault::Linkdown => lab.isolate(1)?,
+        // The cable is out when the `ip link set … down` on the switch has
+        // returned: its fork/exec (a few ms, more under load) came before
+        // the carrier change and is not failover time. The netlink request
+        // itself ends microseconds before the command does.
+        Fault::Linkdown => {
+            lab.isolate(1)?;
+            Instant::now()
+        }
     };
     let fo = prober.wait_for_answer("node2", t0, Duration::from_secs(60));
     // The stale-VIP problem: node1 still up, its daemon dead, the VIP still

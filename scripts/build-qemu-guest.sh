@@ -10,7 +10,8 @@
 #   vmlinux            the kernel as an ELF (~63 MiB), booted through its PVH entry
 #                      point: under TCG that reaches /init in ~3 s, the bzImage in ~8 s
 #                      (no real-mode setup, no in-guest XZ decompression)
-#   initramfs.cpio.gz  busybox-static and /init (~1 MiB)
+#   initramfs.cpio.gz  busybox-static, /init and the modules watchdog.ko, i6300esb.ko
+#                      and e1000.ko in /lib/modules (`insmod` them) (~1.2 MiB)
 #   kernel-release     e.g. 6.1.0-56-amd64
 #   stamp              what the cache was built from; a different kernel package,
 #                      busybox or version of this script rebuilds it
@@ -18,7 +19,9 @@
 # The guest's /init mounts /proc, prints one line on the console (ttyS0)
 #   IRONBEAT-GUEST-BOOT boot_id=<uuid> uptime=<s> name=<ironbeat.guest=...>
 # (boot_id is new on every kernel start: a second line with another boot_id proves
-# a reboot) and then idles; after `ironbeat.lifetime=` seconds of the kernel command
+# a reboot), runs /test.sh in the background if an appended cpio archive supplied
+# one (hw-tests/tests/watchdog_qemu.rs), and then idles; after
+# `ironbeat.lifetime=` seconds of the kernel command
 # line (default 600) it powers itself off, so a forgotten VM ends on its own.
 #
 # The kernel is the one `linux-image-amd64` depends on now (apt-cache), or
@@ -127,10 +130,14 @@ say "downloading $KPKG $KVERSION and busybox-static $BBVERSION"
 (cd "$WORK/debs" && apt-get download -q "$KPKG" busybox-static >&2) ||
     die "apt-get download $KPKG busybox-static failed (network? run apt-get update)"
 
-# The kernel: only boot/vmlinuz-$KREL out of the package.
+# The kernel: only boot/vmlinuz-$KREL out of the package, the watchdog
+# modules (i6300esb needs the watchdog core, a module in Debian's kernel) and
+# the e1000 NIC (two guests joined by a cable: hw-tests/tests/watchdog_qemu.rs).
+WDMODS="./lib/modules/$KREL/kernel/drivers/watchdog/watchdog.ko ./lib/modules/$KREL/kernel/drivers/watchdog/i6300esb.ko ./lib/modules/$KREL/kernel/drivers/net/ethernet/intel/e1000/e1000.ko"
+# shellcheck disable=SC2086
 dpkg-deb --fsys-tarfile "$WORK"/debs/"$KPKG"_*.deb |
-    tar -xf - -C "$WORK" "./boot/vmlinuz-$KREL" ||
-    die "no boot/vmlinuz-$KREL in $KPKG"
+    tar -xf - -C "$WORK" "./boot/vmlinuz-$KREL" $WDMODS ||
+    die "no boot/vmlinuz-$KREL or no watchdog/e1000 modules (watchdog.ko, i6300esb.ko, e1000.ko) in $KPKG"
 # vmlinuz is a bzImage: x86 set-up code, then the kernel ELF compressed with XZ
 # (CONFIG_KERNEL_XZ). Cut the XZ stream out and decompress it.
 offset=$(LC_ALL=C grep -obUaP '\xfd7zXZ\x00' "$WORK/boot/vmlinuz-$KREL" | head -n1 | cut -d: -f1)
@@ -148,9 +155,10 @@ dpkg-deb -x "$WORK"/debs/busybox-static_*.deb "$WORK/bb"
 BB=$WORK/bb/bin/busybox
 [ -x "$BB" ] || die "busybox-static has no bin/busybox"
 R=$WORK/root
-mkdir -p "$R/bin" "$R/proc" "$R/sys" "$R/dev" "$R/tmp"
+mkdir -p "$R/bin" "$R/proc" "$R/sys" "$R/dev" "$R/tmp" "$R/lib/modules"
 cp "$BB" "$R/bin/busybox"
-for applet in sh mount cat cut sed sleep echo poweroff; do
+for m in $WDMODS; do cp "$WORK/$m" "$R/lib/modules/"; done
+for applet in sh mount cat cut sed sleep echo poweroff insmod kill ls; do
     ln -s busybox "$R/bin/$applet"
 done
 cat >"$R/init" <<'INIT'
@@ -159,8 +167,11 @@ cat >"$R/init" <<'INIT'
 export PATH=/bin
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
 name=$(sed -n 's/.*ironbeat\.guest=\([^ ]*\).*/\1/p' /proc/cmdline)
 echo "IRONBEAT-GUEST-BOOT boot_id=$(cat /proc/sys/kernel/random/boot_id) uptime=$(cut -d' ' -f1 /proc/uptime) name=${name:-none}"
+# A test's payload (an appended cpio archive) runs beside the idle loop.
+[ -x /test.sh ] && /test.sh &
 # Bounded: a VM nobody powers off ends by itself (ACPI power off: qemu exits).
 lifetime=$(sed -n 's/.*ironbeat\.lifetime=\([0-9]*\).*/\1/p' /proc/cmdline)
 sleep "${lifetime:-600}"

@@ -20,9 +20,13 @@
 #   ipmitool                       the second IPMI client (interop both ways)
 #   fence-agents cluster-glue      fence_ipmilan and cluster-glue stonith: the
 #                                  peers whose command lines we accept
+#   snmpd snmp                     net-snmp agent (the simulated APC PDU, hw-tests/fixtures/pdu)
+#                                  and its CLI (snmpget: its start-up probe; fence_apc_snmp's tools)
 #   libxml2-utils                  xmllint: metadata XML against the schemas
 #   qemu-system-x86                the VM ipmi_sim powers in the QEMU fencing tier
-#                                  (hw-tests/tests/ipmi_qemu.rs; TCG, no KVM needed);
+#                                  (hw-tests/tests/ipmi_qemu.rs; TCG, no KVM needed), and
+#                                  the i6300esb watchdog guest (hw-tests/tests/watchdog_qemu.rs,
+#                                  whose static ironbeat links libc.a: libc6-dev, gcc's);
 #                                  its guest kernel and busybox are apt-get *downloaded*
 #                                  by scripts/build-qemu-guest.sh, not installed
 #   xz-utils                       unpacks the guest kernel (build-qemu-guest.sh)
@@ -34,11 +38,13 @@
 #   keepalived                     keepalived 2.2.7 (VRRPv3), the failover benchmark's second peer
 #                                  (benches/failover.rs, bench/failover.sh)
 #   stress-ng                      CPU load for the failover benchmark's soak (--soak)
+#   python3-venv openssl           Redfish tests: the venv for sushy-tools (pip, below) and the
+#                                  lab certificates (fence/tests/redfish_interop.rs, bench/fence-redfish.sh)
 set -euo pipefail
 
 MODE=${1:-all}
 DEMO_PKGS=(build-essential pkg-config ca-certificates curl iproute2 socat procps)
-ALL_PKGS=("${DEMO_PKGS[@]}" tcpdump util-linux heartbeat openipmi ipmitool fence-agents cluster-glue libxml2-utils qemu-system-x86 xz-utils pacemaker-cli-utils resource-agents e2fsprogs keepalived stress-ng)
+ALL_PKGS=("${DEMO_PKGS[@]}" tcpdump util-linux heartbeat openipmi ipmitool fence-agents cluster-glue libxml2-utils qemu-system-x86 xz-utils pacemaker-cli-utils resource-agents e2fsprogs keepalived stress-ng python3-venv openssl snmpd snmp)
 case "$MODE" in
   all) PKGS=("${ALL_PKGS[@]}") ;;
   --demo) PKGS=("${DEMO_PKGS[@]}") ;;
@@ -101,5 +107,16 @@ if command -v rustup >/dev/null 2>&1; then
       rustup component add "$c"
     fi
   done
+fi
+# Python packages (PyPI) in a venv outside the repo: sushy-tools 2.2.0, OpenStack's
+# Redfish emulator (the real peer of the Redfish tests), and bcrypt for its htpasswd.
+# Idempotent: installs only when the import fails. IRONBEAT_TEST_VENV overrides the path.
+if [ "$MODE" = all ]; then
+  VENV=${IRONBEAT_TEST_VENV:-/var/tmp/ironbeat-venv}
+  if ! "$VENV/bin/python" -c 'import sushy_tools, bcrypt' >/dev/null 2>&1; then
+    log "pip: sushy-tools==2.2.0 bcrypt into $VENV"
+    /usr/bin/python3 -m venv "$VENV"
+    "$VENV/bin/pip" install -q "sushy-tools==2.2.0" bcrypt
+  fi
 fi
 log "ok: $(cargo --version 2>/dev/null || echo 'cargo missing')"

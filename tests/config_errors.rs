@@ -917,14 +917,14 @@ mod config {
                 &["\"node2-bmc\" is already used at line 8"],
             ),
             (
-                "[[fence.device]]\nname = \"other\"\ntype = \"ipmi\"\nnodes = [\"node2\"]\n",
+                "[[fence.device]]\nname = \"other\"\ntype = \"manual\"\nnodes = [\"node2\"]\n",
                 17,
-                &["already fenced by device \"node2-bmc\" (line 8)"],
+                &["node2 is fenced by \"node2-bmc\" (line 8) and by \"other\""],
             ),
             (
-                "[[fence.device]]\nname = \"pdu\"\ntype = \"apc\"\n",
+                "[[fence.device]]\nname = \"pdu\"\ntype = \"vmware\"\n",
                 16,
-                &["unknown fence device type \"apc\"", "known types: ipmi"],
+                &["unknown fence device type \"vmware\"", "known types: ipmi"],
             ),
         ] {
             let s = fenced(Some(b"labpass\n"), 0o600, extra);

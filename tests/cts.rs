@@ -748,6 +748,126 @@ fn split_brain_the_isolated_holder_yields_the_fence_race() {
     c.finish(&[]);
 }
 
+/// Manual fencing (cluster-glue's meatware): kill -9 of the holder. The
+/// survivor logs that node1 must be fenced by hand and starts nothing; the
+/// "operator" powers node1 off and runs `ironbeat fence confirm node1` on
+/// node2, which then takes the VIP over. Never two owners.
+#[test]
+fn manual_fencing_waits_for_the_operator() {
+    let name = "manual_fencing_waits_for_the_operator";
+    if !root(name) {
+        return;
+    }
+    let mut options = Options::new(2);
+    options.manual_fencing = true;
+    let c = Cluster::start(name, "manual", &options);
+    let killed = c.kill_daemon(1);
+    c.step("node1's daemon killed (-9)");
+    let log2 = c.node(2).logs().join("ironbeat.log");
+    let end = Instant::now() + Duration::from_secs(10);
+    while !std::fs::read_to_string(&log2)
+        .unwrap_or_default()
+        .contains("node1 must be fenced by hand")
+    {
+        assert!(
+            Instant::now() < end,
+            "no manual-fencing notice\n{}",
+            c.logs()
+        );
+        thread::sleep(Duration::from_millis(20));
+    }
+    c.step(&format!(
+        "node2 asks for manual fencing after {:?}",
+        killed.elapsed()
+    ));
+    // The survivor waits: it must not take the VIP while node1 may hold it.
+    thread::sleep(Duration::from_secs(2));
+    assert_eq!(
+        c.holders(),
+        [1],
+        "node2 started the VIP before the operator confirmed"
+    );
+    let early = c.admin(2, &["fence", "confirm", "node2"]);
+    assert_ne!(early.code, 0, "confirming node2 itself must be refused");
+    c.lab.power_off(1).expect("powering node1 off");
+    c.step("the operator powered node1 off");
+    let confirmed = Instant::now();
+    let out = c.admin_ok(2, &["fence", "confirm", "node1"]);
+    c.step(&format!(
+        "ironbeat fence confirm node1: {}",
+        out.stdout.trim()
+    ));
+    let taken = c.wait_answering(2, Duration::from_secs(10));
+    c.step(&format!(
+        "the VIP answers from node2 {:?} after the confirmation",
+        taken - confirmed
+    ));
+    let report = c.wait_status(2, "node1 fenced", Duration::from_secs(5), |r| {
+        r.cluster
+            .fencing
+            .iter()
+            .any(|f| f.node == "node1" && f.by == "node2 (operator)")
+    });
+    assert_eq!(running_on(&report, &c.resource), ["node2"], "{report:#?}");
+    c.finish(&[]);
+}
+
+/// Fencing levels from ha.cf: node1 has two `stonith_host` lines, first a
+/// BMC address where nothing answers (timeout=1), then its real BMC. kill -9
+/// of the holder: level 1 fails at its deadline, level 2 powers node1 off,
+/// and only then does node2 take the VIP over.
+#[test]
+fn kill9_fenced_by_the_second_level_when_the_first_is_dead() {
+    let name = "kill9_fenced_by_the_second_level_when_the_first_is_dead";
+    if !root(name) {
+        return;
+    }
+    let mut options = Options::new(2);
+    options.fencing = true;
+    options.auto_failback = false;
+    let c = Cluster::build(name, "levels", &options);
+    for node in c.lab.nodes() {
+        let cf = node.ha_d().join("ha.cf");
+        let text = std::fs::read_to_string(&cf).expect("ha.cf");
+        let real = text
+            .lines()
+            .find(|l| l.starts_with("stonith_host") && l.contains("hostname=node1 "))
+            .expect("node1's stonith_host line")
+            .to_string();
+        // The same line towards an address of the management network that
+        // no BMC has, first: level 1.
+        let ip = real
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("ipaddr="))
+            .expect("ipaddr=")
+            .to_string();
+        let dead_ip = format!("{}.99", ip.rsplit_once('.').expect("IPv4").0);
+        let dead = format!("{} timeout=1", real.replace(&ip, &dead_ip));
+        std::fs::write(&cf, text.replace(&real, &format!("{dead}\n{real}"))).expect("ha.cf");
+    }
+    c.start_all();
+    c.wait_steady(1, Duration::from_secs(30));
+    c.wait_converged(Duration::from_secs(15));
+    let killed = c.kill_daemon(1);
+    let taken = c
+        .prober()
+        .wait_for_answer("node2", killed, Duration::from_secs(30))
+        .unwrap_or_else(|| panic!("node2 never answered for the VIP\n{}", c.logs()));
+    c.step(&format!(
+        "node2 answers {:?} after the kill",
+        taken - killed
+    ));
+    node1_fenced_before(&c, killed, taken, "node2");
+    assert_eq!(c.fenced_off(), [1], "{:?}", c.power_events());
+    let log = std::fs::read_to_string(c.node(2).logs().join("ironbeat.log")).unwrap_or_default();
+    assert!(
+        log.contains("node1 fenced by level 2") && log.contains("after level 1:"),
+        "node2's log does not tell the levels:\n{}",
+        c.logs()
+    );
+    c.finish(&[]);
+}
+
 /// Partition heal without fencing: node `cut` loses every link; the other
 /// side recovers the VIP without fencing (two copies, one unreachable);
 /// at the heal the cluster keeps one copy without dropping the service:

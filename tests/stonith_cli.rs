@@ -46,7 +46,11 @@ fn with<'a>(extra: &[&'a str], tail: &[&'a str]) -> Vec<&'a str> {
 fn lists_types_and_parameter_names() {
     let out = stonith(&["-L"]);
     out.expect(S_OK);
-    assert_eq!(out.stdout, "ipmi\nexternal/ipmi\nipmilan\n");
+    assert_eq!(
+        out.stdout,
+        "ipmi\nexternal/ipmi\nipmilan\nmeatware\nredfish\nilo\nidrac\napc\napcmastersnmp\n\
+         external/rackpdu\n"
+    );
     let out = stonith(&["-t", "ipmi", "-n"]);
     out.expect(S_OK);
     assert!(out
@@ -466,7 +470,8 @@ fn short_form_finds_the_node_in_the_native_config() {
     assert!(out.elapsed.as_millis() < 3_000, "{:?}", out.elapsed);
     assert!(
         out.stderr.contains(&format!(
-            "info: node2's BMC is 127.0.0.1:9 ({config}:10, device node2-bmc, ipmi)"
+            "info: node2's fence device is BMC 127.0.0.1:9 (IPMI) ({config}:10, device \
+             node2-bmc, ipmi)"
         )),
         "{}",
         out.stderr
@@ -828,7 +833,7 @@ fn native_config_against_ipmi_sim() {
     out.expect(S_OK);
     assert!(
         out.stderr.contains(&format!(
-            "node2's BMC is {}:623 ({config}:10, device node2-bmc, ipmi)",
+            "node2's fence device is BMC {}:623 (IPMI) ({config}:10, device node2-bmc, ipmi)",
             bmc::BMC_IP
         )),
         "{}",

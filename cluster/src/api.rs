@@ -67,6 +67,12 @@ pub struct NodeConfig {
     /// wins the race and keeps services nobody can reach. `None`: no ping
     /// nodes, services alone decide.
     pub connectivity_grace: Option<Duration>,
+    /// Watchdog-only fencing: no fence device, but every node's watchdog
+    /// resets it once it has lost quorum and sees no peer. A lost node then
+    /// counts as fenced this long after it was lost (`stonith-watchdog-
+    /// timeout`, at least twice the watchdog timeout), by a partition that
+    /// has quorum; `None`: no watchdog fencing.
+    pub watchdog_fencing: Option<Duration>,
     /// Timeout of operations the configuration gives none.
     pub default_op_timeout: Duration,
     /// This node's incarnation (the link layer's persisted generation).
@@ -209,6 +215,10 @@ pub enum AdminRequest {
     },
     /// Forget a resource's failures.
     ResourceCleanup(String),
+    /// The operator vouches that a node is powered off (manual fencing,
+    /// the seeds' meatware; or a peer lost for good after a site-wide power
+    /// loss): it counts as fenced, as if a device had seen it off.
+    FenceConfirm(String),
 }
 
 /// The answer to an [`AdminRequest`].
@@ -269,6 +279,15 @@ pub enum Event {
         best: u32,
         /// The new delay from now.
         delay_ms: u64,
+    },
+    /// An operator confirmed a node powered off (`ironbeat fence confirm`).
+    FenceConfirmedByOperator(String),
+    /// A lost node counts as self-fenced: its watchdog has reset it by now.
+    SelfFenced {
+        /// The node.
+        node: String,
+        /// How long after its loss.
+        after_ms: u64,
     },
     /// Fencing ended.
     Fenced {
@@ -428,6 +447,16 @@ impl fmt::Display for Event {
                 "this node reaches {connectivity} ping target(s), fewer than the {best} known \
                  before the split: it yields the fence race to {node} (fencing it only in \
                  {delay_ms} ms if {node} has not fenced this node by then)"
+            ),
+            Event::SelfFenced { node, after_ms } => write!(
+                f,
+                "{node} counts as fenced: lost {after_ms} ms ago without quorum, its watchdog \
+                 has reset it (watchdog-only fencing, stonith_watchdog_timeout)"
+            ),
+            Event::FenceConfirmedByOperator(node) => write!(
+                f,
+                "an operator confirmed {node} powered off (ironbeat fence confirm): it counts \
+                 as fenced"
             ),
             Event::Fenced { node, outcome } => write!(f, "fencing {node}: {outcome:?}"),
             Event::RecoveryWithoutFencing(n) => write!(

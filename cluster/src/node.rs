@@ -371,7 +371,7 @@ impl Node {
                     self.needs_fence.remove(&node);
                 } else if was_member {
                     self.events.push_back(Event::NodeLeft(node.clone()));
-                    if self.cfg.fencing {
+                    if self.cfg.fencing || self.cfg.watchdog_fencing.is_some() {
                         self.needs_fence.insert(node.clone(), FenceState::Waiting);
                         if let Some(i) = incarnation {
                             self.note_lost(&node, i);
@@ -648,6 +648,7 @@ impl Node {
                 Ok(i) => AdminCommand::Cleanup(i),
                 Err(e) => return AdminReply::Refused(e),
             },
+            AdminRequest::FenceConfirm(node) => return self.confirm_fenced(now, &node),
             AdminRequest::ResourceMove { resource, node } => {
                 if self.cfg.model.node_by_name(&node).is_none() {
                     return AdminReply::Refused(format!(
@@ -676,6 +677,54 @@ impl Node {
         };
         self.drive(now);
         reply
+    }
+
+    /// An operator's `ironbeat fence confirm NODE`: refused for this node,
+    /// an unknown one, or one still heard on the links (confirming a live
+    /// node would let its resources run twice); else the node counts as
+    /// fenced everywhere, as a device's confirmed fencing would.
+    fn confirm_fenced(&mut self, now: Instant, node: &str) -> AdminReply {
+        let Some((name, _)) = self
+            .cfg
+            .nodes
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(node))
+        else {
+            return AdminReply::Refused(format!(
+                "no node named {node:?}; the nodes are {}",
+                self.node_names().join(", ")
+            ));
+        };
+        let name = name.clone();
+        if name == self.cfg.name {
+            return AdminReply::Refused(format!(
+                "{name} is this node: run `ironbeat fence confirm {name}` on another node, \
+                 once this one is powered off"
+            ));
+        }
+        if self.peers.get(&name).is_some_and(|p| p.alive) {
+            return AdminReply::Refused(format!(
+                "{name} is alive on the cluster links: it is not down, and confirming it \
+                 fenced would let its resources run twice; power it off first (its links \
+                 then go silent within a deadtime), or let it leave with `systemctl stop \
+                 ironbeat` there"
+            ));
+        }
+        self.events
+            .push_back(Event::FenceConfirmedByOperator(name.clone()));
+        let rec = FenceRecord {
+            node: name.clone(),
+            by: format!("{} (operator)", self.cfg.name),
+            at: self.now_secs(now),
+            outcome: FenceOutcome::Confirmed,
+        };
+        self.send(None, &Message::Fenced(rec.clone()));
+        self.on_fenced(rec);
+        self.drive(now);
+        AdminReply::Accepted(format!(
+            "{name} counts as fenced on every node that hears this one; its resources may \
+                 start elsewhere"
+        ))
     }
 
     /// Starts a clean shutdown: this node tells every peer it is leaving and
@@ -1551,6 +1600,10 @@ impl Node {
             }
             return;
         }
+        if let (false, Some(wait)) = (self.cfg.fencing, self.cfg.watchdog_fencing) {
+            self.drive_watchdog_fencing(now, wait);
+            return;
+        }
         if !self.cfg.fencing {
             // Entries are only freeze markers for restarted nodes then.
             return;
@@ -1620,6 +1673,47 @@ impl Node {
                     }
                     self.races.remove(&node);
                     self.request_fencing(node);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    /// Watchdog-only fencing, in a partition with quorum: a lost node has
+    /// lost quorum too, so its watchdog resets it within its timeout; once
+    /// `wait` has passed since its loss it counts as fenced, as if a device
+    /// had seen it off. Coming back before that cancels it.
+    fn drive_watchdog_fencing(&mut self, now: Instant, wait: Duration) {
+        let names: Vec<String> = self.needs_fence.keys().cloned().collect();
+        for node in names {
+            if self.peers.get(&node).is_some_and(|p| p.alive) {
+                if matches!(self.needs_fence[&node], FenceState::Scheduled(_)) {
+                    self.needs_fence.insert(node, FenceState::Waiting);
+                }
+                continue;
+            }
+            match self.needs_fence[&node] {
+                FenceState::Waiting => {
+                    self.events.push_back(Event::FenceScheduled {
+                        node: node.clone(),
+                        delay_ms: wait.as_millis() as u64,
+                    });
+                    self.needs_fence
+                        .insert(node, FenceState::Scheduled(later(now, wait)));
+                }
+                FenceState::Scheduled(t) if t <= now => {
+                    self.events.push_back(Event::SelfFenced {
+                        node: node.clone(),
+                        after_ms: wait.as_millis() as u64,
+                    });
+                    let rec = FenceRecord {
+                        node: node.clone(),
+                        by: format!("{} (watchdog)", self.cfg.name),
+                        at: self.now_secs(now),
+                        outcome: FenceOutcome::Confirmed,
+                    };
+                    self.send(None, &Message::Fenced(rec.clone()));
+                    self.on_fenced(rec);
                 }
                 _ => {}
             }

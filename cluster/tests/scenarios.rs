@@ -1011,3 +1011,98 @@ fn a_one_sided_death_merges_back_at_once() {
     );
     assert_eq!(sim.owners("vip").len(), 1, "{}", sim.dump());
 }
+
+/// After a site-wide power loss only a comes back (its run ended uncleanly,
+/// so it fences no one at start and waits for every node). The operator,
+/// who has seen that b is dead, confirms it: a treats b as fenced and starts
+/// the services. Refused: this node, an unknown one, and a live peer.
+#[test]
+fn an_operator_confirms_a_peer_that_never_came_back() {
+    let mut setup = Setup::new(&["a", "b"], &["vip"]);
+    setup.no_quorum_policy = NoQuorumPolicy::Ignore;
+    let mut sim = Sim::new(setup);
+    sim.start_unclean("a");
+    sim.run(10 * S);
+    assert!(sim.owners("vip").is_empty(), "{}", sim.dump());
+    for (who, why) in [("a", "is this node"), ("zz", "no node named")] {
+        let reply = sim.admin("a", AdminRequest::FenceConfirm(who.into()));
+        assert!(
+            matches!(&reply, AdminReply::Refused(m) if m.contains(why)),
+            "{who}: {reply:?}"
+        );
+    }
+    let reply = sim.admin("a", AdminRequest::FenceConfirm("B".into()));
+    assert!(matches!(reply, AdminReply::Accepted(_)), "{reply:?}");
+    assert!(
+        sim.run_until(5 * S, |s| s.owners("vip") == vec!["a".to_string()]),
+        "{}",
+        sim.dump()
+    );
+    assert!(sim.fence_requests.is_empty(), "{}", sim.dump());
+    let st = sim.node("a").status();
+    assert!(
+        st.fencing
+            .iter()
+            .any(|f| f.node == "b" && f.by == "a (operator)"),
+        "{:?}",
+        st.fencing
+    );
+    assert!(sim
+        .events
+        .iter()
+        .any(|(_, n, e)| n == "a" && matches!(e, Event::FenceConfirmedByOperator(b) if b == "b")));
+
+    // b comes back: it joins; a live b cannot be confirmed fenced.
+    sim.start("b");
+    sim.run(3 * S);
+    assert!(sim.node("a").status().nodes.iter().all(|n| n.member));
+    let reply = sim.admin("a", AdminRequest::FenceConfirm("b".into()));
+    assert!(
+        matches!(&reply, AdminReply::Refused(m) if m.contains("alive on the cluster links")),
+        "{reply:?}"
+    );
+    assert_eq!(sim.owners("vip"), vec!["a".to_string()]);
+}
+
+/// Watchdog-only fencing on three nodes: the VIP holder dies; the two
+/// others keep quorum, wait stonith-watchdog-timeout (the dead node's
+/// watchdog has reset it by then: it lost quorum and sees no peer) and only
+/// then recover the VIP. No fence request is ever made.
+#[test]
+fn watchdog_fencing_waits_then_recovers() {
+    let mut setup = Setup::new(&["a", "b", "c"], &["vip"]);
+    setup.fencing = false;
+    setup.watchdog_fencing = Some(4 * S);
+    let mut sim = Sim::new(setup);
+    for n in ["a", "b", "c"] {
+        sim.start(n);
+    }
+    assert!(
+        sim.run_until(10 * S, |s| s.owners("vip").len() == 1),
+        "{}",
+        sim.dump()
+    );
+    let holder = sim.owners("vip")[0].clone();
+    let killed_at = sim.elapsed();
+    sim.kill(&holder);
+    // (The dead node still holds its copy until its watchdog resets it.)
+    let elsewhere = |s: &Sim| s.owners("vip").into_iter().any(|n| n != holder);
+    sim.run(3 * S);
+    assert!(
+        !elsewhere(&sim),
+        "recovered before the watchdog timeout:\n{}",
+        sim.dump()
+    );
+    assert!(sim.run_until(5 * S, elsewhere), "{}", sim.dump());
+    let started = sim.elapsed() - killed_at;
+    assert!(started >= 4 * S, "{started:?}");
+    assert!(sim.fence_requests.is_empty(), "{}", sim.dump());
+    assert!(sim
+        .events
+        .iter()
+        .any(|(_, _, e)| matches!(e, Event::SelfFenced { node, .. } if *node == holder)));
+    assert!(!sim
+        .events
+        .iter()
+        .any(|(_, _, e)| matches!(e, Event::RecoveryWithoutFencing(_))));
+}

@@ -56,6 +56,7 @@ fn config() -> NodeConfig {
         clean_start: true,
         priority_fencing_delay: Duration::from_secs(1),
         connectivity_grace: None,
+        watchdog_fencing: None,
         default_op_timeout: Duration::from_secs(5),
         incarnation: 1,
         unix_time_at_start: 1_800_000_000,

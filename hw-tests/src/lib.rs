@@ -19,8 +19,10 @@
 //! | [`inject`] | runs code inside a namespace: capture frames, send forged ones |
 //! | [`binary`] | finds the `ironbeat` binary built by `scripts/test-all.sh` |
 //! | [`legacy`] | heartbeat 3.0.6, the legacy peer of the benchmark |
+//! | [`redfish`] | Redfish peers: our minibmc fixture, sushy-tools, lab certificates, black holes |
 //! | [`resources`] | CPU and memory of a process from `/proc` |
 //! | [`tcpdump`] | tcpdump as an independent decoder of what we send |
+//! | [`snmpd`] | net-snmp snmpd as a simulated APC PDU (v1/v2c/v3), on loopback or in a namespace |
 //! | [`topology`] | [`topology::Pair`]: the two-node lab (cables, null modem, ha.d dirs) |
 //!
 //! # Rules every test follows
@@ -48,7 +50,9 @@ pub mod measure;
 pub mod netns;
 pub mod pty;
 pub mod qemu;
+pub mod redfish;
 pub mod resources;
+pub mod snmpd;
 pub mod tcpdump;
 pub mod topology;
 pub mod watcher;

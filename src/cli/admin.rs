@@ -54,6 +54,23 @@ pub struct EventsArgs {
     pub socket: SocketArg,
 }
 
+/// `ironbeat fence …`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum FenceCommand {
+    /// Vouch that NODE is powered off (manual fencing, cluster-glue's
+    /// meatware and meatclient; or a peer that will not come back after a
+    /// site-wide power loss): it counts as fenced and its resources may
+    /// start elsewhere. Refused while NODE is heard on the cluster links.
+    /// Confirming a node that still runs is how services end up running
+    /// twice: look at it, or at its power, first.
+    Confirm {
+        /// The node that is off.
+        node: String,
+        #[command(flatten)]
+        socket: SocketArg,
+    },
+}
+
 /// `ironbeat resource …`.
 #[derive(Debug, Clone, Subcommand)]
 pub enum ResourceCommand {
@@ -191,6 +208,18 @@ pub fn resource(command: &ResourceCommand) -> anyhow::Result<()> {
         ),
     };
     request(&socket.socket, &wanted)
+}
+
+/// `ironbeat fence …`.
+pub fn fence(command: &FenceCommand) -> anyhow::Result<()> {
+    match command {
+        FenceCommand::Confirm { node, socket } => request(
+            &socket.socket,
+            &Request::FenceConfirm {
+                node: node.to_lowercase(),
+            },
+        ),
+    }
 }
 
 /// `ironbeat events [--json]`: prints events until the daemon closes the

@@ -120,6 +120,9 @@ pub fn check(args: &CheckArgs) -> anyhow::Result<()> {
         for line in describe_config(config) {
             let _ = writeln!(out, "  {line}");
         }
+        if let Some(line) = crate::config::describe_watchdog(&config.heartbeat) {
+            let _ = writeln!(out, "  {line}");
+        }
     }
     if let Some(cluster) = &loaded.cluster {
         describe_resources(&mut out, cluster);
@@ -193,6 +196,7 @@ pub fn load(args: &CheckArgs, node: &str) -> Loaded {
             errors.push(format!("{e:#}"));
         }
         fencing = check_fencing(config, args, &ha_d, &mut errors);
+        errors.extend(crate::config::watchdog_errors(config, fencing));
         warnings.extend(no_effect(config));
         if config.allow_insecure_crc {
             warnings.push(format!(
@@ -295,7 +299,22 @@ fn check_fencing(
         ));
     }
     for line in &config.heartbeat.stonith_hosts {
-        if stonith::device_type(&line.value.kind).is_none() {
+        let kind = line.value.kind.as_str();
+        if stonith::external::is_external_type(kind) {
+            // Run as the installed cluster-glue plugin or fence-agents agent.
+            let program = match kind.strip_prefix("external/") {
+                Some(plugin) => ironbeat_fence::driver::external::plugin_program(plugin),
+                None => ironbeat_fence::driver::external::agent_program(kind),
+            };
+            if let Err(e) = program {
+                errors.push(format!(
+                    "{}: stonith_host type `{kind}`: {e}; install the package that provides \
+                     it (cluster-glue for external/*, fence-agents for fence_*), or use a type \
+                     ironbeat speaks itself",
+                    line.location
+                ));
+            }
+        } else if stonith::device_type(kind).is_none() {
             let known: Vec<&str> = stonith::TYPES.iter().map(|t| t.name).collect();
             errors.push(format!(
                 "{}: stonith_host type `{}` is not one ironbeat fences with; use {}",
@@ -316,14 +335,6 @@ fn no_effect(config: &Config) -> Vec<String> {
     let mut add = |location: &crate::config::Location, name: &str, why: &str| {
         found.push(format!("{location}: `{name}` {why}"));
     };
-    if let Some(w) = &o.watchdog {
-        add(
-            &w.location,
-            "watchdog",
-            "is not armed by this version (use systemd's WatchdogSec=, which restarts a hung \
-             daemon, and fencing for a hung node)",
-        );
-    }
     for c in &o.children {
         add(
             &c.location,
@@ -435,8 +446,16 @@ pub fn machine_checks(loaded: &Loaded, args: &CheckArgs) -> Vec<MachineCheck> {
                     .map(|e| e.to_string()),
             });
         }
+        if let Some(device) = &o.watchdog {
+            checks.push(crate::cli::watchdog::machine_check(
+                &device.value,
+                &device.location,
+            ));
+        }
         for device in &config.fencing.devices {
-            let FenceAgent::Ipmi(ipmi) = &device.agent;
+            let FenceAgent::Ipmi(ipmi) = &device.agent else {
+                continue;
+            };
             if let PasswordSource::File(path) = &ipmi.password {
                 checks.push(MachineCheck {
                     what: format!(

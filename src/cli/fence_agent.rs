@@ -971,7 +971,13 @@ pub fn main() -> ExitCode {
 /// The names served by another protocol's agent (each in its own module,
 /// with its own options and metadata); every other name, `fence_ironbeat`
 /// included, is the IPMI agent of this module.
-pub const OTHER_AGENTS: &[(&str, Protocol)] = &[];
+pub const OTHER_AGENTS: &[(&str, Protocol)] = &[
+    ("fence_ironbeat_redfish", Protocol::Redfish),
+    ("fence_ironbeat_ilo", Protocol::Redfish),
+    ("fence_ironbeat_idrac", Protocol::Redfish),
+    ("fence_ironbeat_apc", Protocol::Apc),
+    ("fence_ironbeat_apc_snmp", Protocol::Apc),
+];
 
 /// Which protocol's agent `program` is.
 pub fn agent_protocol(program: &str) -> Protocol {
@@ -984,9 +990,17 @@ pub fn agent_protocol(program: &str) -> Protocol {
 /// Runs one invocation as `program` with `args`, reading `stdin` when there
 /// are no arguments; returns the exit code.
 pub fn run(program: &str, args: &[String], stdin: impl Read) -> u8 {
+    // Another protocol's agent: one arm per protocol, calling its module's
+    // `agent_run(program, args, stdin)`. (Manual fencing has no agent: it is
+    // the cluster waiting for `ironbeat fence confirm`.)
     match agent_protocol(program) {
-        Protocol::Ipmi => {} // Another protocol's agent: one arm per protocol, calling its
-                             // module's `run(program, args, stdin)`.
+        Protocol::Ipmi | Protocol::Manual => {}
+        Protocol::Redfish => {
+            return crate::cli::stonith::redfish::agent_run(program, args, stdin);
+        }
+        Protocol::Apc => {
+            return crate::cli::stonith::apc::agent_run(program, args, stdin);
+        }
     }
     let input = if args.is_empty() {
         let mut text = String::new();

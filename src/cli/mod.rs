@@ -12,6 +12,7 @@ mod mutate;
 pub mod output;
 pub mod run;
 pub mod stonith;
+pub mod watchdog;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,11 +55,17 @@ enum Command {
     Resource(admin::ResourceCommand),
     /// Print the cluster's events as they happen (Ctrl-C ends).
     Events(admin::EventsArgs),
+    /// Fencing by hand: vouch that a node is powered off.
+    #[command(subcommand)]
+    Fence(admin::FenceCommand),
     /// The configuration: check it before `ironbeat run` uses it.
     #[command(subcommand)]
     Config(ConfigCommand),
     /// The cluster daemon: run this node as a member of its cluster.
     Run(run::RunArgs),
+    /// Watchdog devices (self-fencing): list them, feed one, test a reset.
+    #[command(subcommand)]
+    Watchdog(watchdog::WatchdogCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -126,8 +133,10 @@ pub fn main() -> ExitCode {
         Command::Takeover(args) => admin::request(&args.socket, &Request::Takeover),
         Command::Resource(command) => admin::resource(&command),
         Command::Events(args) => admin::events(&args),
+        Command::Fence(command) => admin::fence(&command),
         Command::Config(ConfigCommand::Check(args)) => config_check::check(&args),
         Command::Run(args) => run::run(&args),
+        Command::Watchdog(command) => watchdog::run(&command),
     };
     match result {
         Ok(()) => exit::OK,

@@ -111,7 +111,13 @@ pub fn run(args: &RunArgs) -> Result<()> {
              file) for every node",
         );
     }
-    for device in devices.devices.values().filter_map(|d| d.warning.as_ref()) {
+    for device in devices
+        .devices
+        .values()
+        .flatten()
+        .flatten()
+        .filter_map(|d| d.warning.as_ref())
+    {
         logger.warning(device);
     }
     // Real time, as heartbeat did (`realtime on` is its default).

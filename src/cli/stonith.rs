@@ -33,21 +33,25 @@
 //! `-l`, `-n`, `-m`, `-L` and the short form's `status` print on stdout.
 //! Passwords never appear in any output.
 
+pub mod apc;
 pub mod args;
 pub mod device;
+pub mod external;
+pub mod redfish;
 
 use std::fmt::Write as _;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 
 use ironbeat_fence::power::{Action, PowerState};
 
 use crate::cli::exit::{self, stonith as codes, Fault};
 use crate::config::{
-    FenceAgent, IpmiAuth, IpmiDevice, IpmiInterface, IpmiPrivilege, PasswordSource, RebootMethod,
-    DEFAULT_NATIVE_CONFIG,
+    FenceAgent, FenceDevice, IpmiAuth, IpmiDevice, IpmiInterface, IpmiPrivilege, PasswordSource,
+    RebootMethod, DEFAULT_NATIVE_CONFIG,
 };
 use args::{Argument, Item, Spec};
 use device::{
@@ -91,6 +95,36 @@ pub enum Key {
     AllowCipherZero,
     /// external/ipmi's path of ipmitool (accepted, unused).
     Ipmitool,
+    /// meatware's nodes, powered off by hand.
+    Hostlist,
+    /// Redfish: the ComputerSystem's URI.
+    SystemsUri,
+    /// Redfish: a CA file (PEM) the BMC certificate must chain to.
+    SslCa,
+    /// Redfish: the BMC certificate's SHA-256 fingerprint (pinning).
+    SslFingerprint,
+    /// Redfish: accept any certificate.
+    SslInsecure,
+    /// Redfish: HTTPS (yes, the default) or plain HTTP (no).
+    Ssl,
+    /// APC: the SNMP community (v1/v2c).
+    Community,
+    /// APC: the SNMP version (1, 2c, 3).
+    SnmpVersion,
+    /// APC: a 0600 file with the community or the SNMPv3 user and passphrases.
+    CredentialsFile,
+    /// APC: the outlet (number or name).
+    Plug,
+    /// APC: the table set instead of detection.
+    ApcProfile,
+    /// APC, SNMPv3: the authentication protocol.
+    SnmpAuthProt,
+    /// APC, SNMPv3: the privacy protocol.
+    SnmpPrivProt,
+    /// APC, SNMPv3: the security level.
+    SnmpSecLevel,
+    /// APC, SNMPv3: the privacy passphrase.
+    SnmpPrivPasswd,
 }
 
 /// A parameter's names and documentation.
@@ -123,7 +157,7 @@ pub const PARAMS: &[ParamInfo] = &[
     ParamInfo {
         key: Key::Ipaddr,
         name: "ipaddr",
-        aliases: &["ip"],
+        aliases: &["ip", "pduip"],
         shortdesc: "IP Address",
         longdesc: "The BMC's IP address or host name.",
         unique: true,
@@ -251,6 +285,135 @@ pub const PARAMS: &[ParamInfo] = &[
                    and unused: ironbeat speaks IPMI itself.",
         unique: false,
     },
+    ParamInfo {
+        key: Key::Hostlist,
+        name: "hostlist",
+        aliases: &[],
+        shortdesc: "Nodes fenced by hand",
+        longdesc: "meatware's list of the nodes an operator powers off by hand, separated by \
+                   spaces or commas. The cluster waits until `ironbeat fence confirm NODE`.",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::SystemsUri,
+        name: "systems_uri",
+        aliases: &["systems-uri"],
+        shortdesc: "Redfish systems URI",
+        longdesc: "Redfish types: the ComputerSystem to power, e.g. /redfish/v1/Systems/1. \
+                   Defaults: /redfish/v1/Systems/1 (ilo), \
+                   /redfish/v1/Systems/System.Embedded.1 (idrac); type redfish discovers the \
+                   only system and refuses to guess among several.",
+        unique: true,
+    },
+    ParamInfo {
+        key: Key::SslCa,
+        name: "ssl_ca",
+        aliases: &["ssl-ca"],
+        shortdesc: "CA file",
+        longdesc: "Redfish types: a PEM file of the CA that signed the BMC's certificate \
+                   (default: the system CA bundle).",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::SslFingerprint,
+        name: "ssl_fingerprint",
+        aliases: &["ssl-fingerprint"],
+        shortdesc: "Certificate SHA-256 fingerprint",
+        longdesc: "Redfish types: accept exactly the certificate with this SHA-256 \
+                   fingerprint (openssl x509 -noout -fingerprint -sha256). For factory iLO \
+                   certificates, which have no subjectAltName and fail name verification.",
+        unique: true,
+    },
+    ParamInfo {
+        key: Key::SslInsecure,
+        name: "ssl_insecure",
+        aliases: &["ssl-insecure"],
+        shortdesc: "Do not verify the certificate",
+        longdesc: "Redfish types: yes accepts any certificate (encrypted, not authenticated), \
+                   as fence_redfish --ssl-insecure.",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::Ssl,
+        name: "ssl",
+        aliases: &[],
+        shortdesc: "Use HTTPS",
+        longdesc: "Redfish types: yes (default) or no, plain HTTP on port 80 (emulators only; \
+                   real BMCs redirect to HTTPS).",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::Community,
+        name: "community",
+        aliases: &[],
+        shortdesc: "SNMP community",
+        longdesc: "APC types: the SNMP v1/v2c community (APC default read-write: private). Prefer credentials_file.",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::SnmpVersion,
+        name: "snmp_version",
+        aliases: &["snmp-version"],
+        shortdesc: "SNMP version",
+        longdesc: "APC types: 1 (default), 2c or 3.",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::CredentialsFile,
+        name: "credentials_file",
+        aliases: &["credentials-file"],
+        shortdesc: "SNMP credentials file",
+        longdesc: "APC types: a file only root can read (mode 0600) with community = ... or user = ..., auth_password = ..., priv_password = ... lines.",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::Plug,
+        name: "plug",
+        aliases: &["outlet"],
+        shortdesc: "Outlet",
+        longdesc: "APC types: the outlet number, or its name (every outlet with the name is switched: a dual-PSU node). Default: the outlets named like the node.",
+        unique: true,
+    },
+    ParamInfo {
+        key: Key::ApcProfile,
+        name: "apc_profile",
+        aliases: &["apc-profile"],
+        shortdesc: "APC table set",
+        longdesc: "APC types: rpdu (AP79xx), rpdu2 (AP8xxx) or masterswitch (AP92xx); default: detected by sysObjectID.",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::SnmpAuthProt,
+        name: "snmp_auth_prot",
+        aliases: &["snmp-auth-prot"],
+        shortdesc: "SNMPv3 authentication protocol",
+        longdesc: "APC types, SNMPv3: MD5, SHA (default), SHA-224, SHA-256, SHA-384, SHA-512.",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::SnmpPrivProt,
+        name: "snmp_priv_prot",
+        aliases: &["snmp-priv-prot"],
+        shortdesc: "SNMPv3 privacy protocol",
+        longdesc: "APC types, SNMPv3: DES, AES (default), AES-192, AES-256.",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::SnmpSecLevel,
+        name: "snmp_sec_level",
+        aliases: &["snmp-sec-level"],
+        shortdesc: "SNMPv3 security level",
+        longdesc: "APC types, SNMPv3: noAuthNoPriv, authNoPriv or authPriv (default).",
+        unique: false,
+    },
+    ParamInfo {
+        key: Key::SnmpPrivPasswd,
+        name: "snmp_priv_passwd",
+        aliases: &["snmp-priv-passwd"],
+        shortdesc: "SNMPv3 privacy passphrase",
+        longdesc: "APC types, SNMPv3: the privacy passphrase (userid is the user, passwd the authentication passphrase). Prefer credentials_file.",
+        unique: false,
+    },
 ];
 
 /// One device type of `-t`.
@@ -276,6 +439,13 @@ pub struct DeviceType {
 pub enum Protocol {
     /// IPMI over LAN, spoken natively.
     Ipmi,
+    /// Fencing by hand (cluster-glue's meatware): an operator powers the
+    /// node off and confirms it with `ironbeat fence confirm NODE`.
+    Manual,
+    /// Redfish over HTTPS (iLO, iDRAC, any DMTF Redfish BMC).
+    Redfish,
+    /// APC switched PDUs over SNMP.
+    Apc,
 }
 
 /// The types `-L` lists.
@@ -334,6 +504,147 @@ pub const TYPES: &[DeviceType] = &[
                       plugin it gives up at its deadline and reads the real power state.",
         default_lanplus: false,
         protocol: Protocol::Ipmi,
+    },
+    DeviceType {
+        name: "meatware",
+        names: &["hostlist"],
+        shortdesc: "Manual fencing (an operator confirms)",
+        description: "Fencing by hand, as cluster-glue's meatware: when a node of hostlist must \
+                      be fenced the cluster logs what to do and waits until an operator has \
+                      powered it off and run `ironbeat fence confirm NODE` (cluster-glue's \
+                      meatclient -c NODE). Nothing is verified by a device: the operator \
+                      vouches for it. `stonith -T` cannot run it and says so.",
+        default_lanplus: false,
+        protocol: Protocol::Manual,
+    },
+    DeviceType {
+        name: "redfish",
+        names: &[
+            "hostname",
+            "ipaddr",
+            "userid",
+            "passwd",
+            "ipport",
+            "systems_uri",
+            "ssl_ca",
+            "ssl_fingerprint",
+            "ssl_insecure",
+            "ssl",
+            "auth",
+            "passwd_file",
+            "reset_method",
+            "timeout",
+        ],
+        shortdesc: "Redfish BMC (ironbeat)",
+        description: "Any DMTF Redfish BMC: discovers the only system (several: set systems_uri), HTTP Basic auth unless auth=session. ComputerSystem.Reset over HTTPS (rustls), the certificate verified, pinned \
+                      (ssl_fingerprint) or, when asked, not (ssl_insecure). off is ForceOff, \
+                      reported only once PowerState is seen Off; reset is off, verify off, on. \
+                      Every HTTP status checked, one deadline per request, one connection.",
+        default_lanplus: false,
+        protocol: Protocol::Redfish,
+    },
+    DeviceType {
+        name: "ilo",
+        names: &[
+            "hostname",
+            "ipaddr",
+            "userid",
+            "passwd",
+            "ipport",
+            "systems_uri",
+            "ssl_ca",
+            "ssl_fingerprint",
+            "ssl_insecure",
+            "ssl",
+            "auth",
+            "passwd_file",
+            "reset_method",
+            "timeout",
+        ],
+        shortdesc: "HPE iLO 4/5/6 over Redfish (ironbeat)",
+        description: "HPE iLO 4 (FW 2.30+), 5 and 6: systems_uri /redfish/v1/Systems/1, a Redfish session deleted afterwards. ComputerSystem.Reset over HTTPS (rustls), the certificate verified, pinned \
+                      (ssl_fingerprint) or, when asked, not (ssl_insecure). off is ForceOff, \
+                      reported only once PowerState is seen Off; reset is off, verify off, on. \
+                      Every HTTP status checked, one deadline per request, one connection.",
+        default_lanplus: false,
+        protocol: Protocol::Redfish,
+    },
+    DeviceType {
+        name: "idrac",
+        names: &[
+            "hostname",
+            "ipaddr",
+            "userid",
+            "passwd",
+            "ipport",
+            "systems_uri",
+            "ssl_ca",
+            "ssl_fingerprint",
+            "ssl_insecure",
+            "ssl",
+            "auth",
+            "passwd_file",
+            "reset_method",
+            "timeout",
+        ],
+        shortdesc: "Dell iDRAC 7/8/9 over Redfish (ironbeat)",
+        description: "Dell iDRAC 7/8 (FW 2.40.40.40+) and 9: systems_uri /redfish/v1/Systems/System.Embedded.1, a Redfish session deleted afterwards. ComputerSystem.Reset over HTTPS (rustls), the certificate verified, pinned \
+                      (ssl_fingerprint) or, when asked, not (ssl_insecure). off is ForceOff, \
+                      reported only once PowerState is seen Off; reset is off, verify off, on. \
+                      Every HTTP status checked, one deadline per request, one connection.",
+        default_lanplus: false,
+        protocol: Protocol::Redfish,
+    },
+    DeviceType {
+        name: "apc",
+        names: &[
+            "hostname",
+            "ipaddr",
+            "ipport",
+            "credentials_file",
+            "snmp_version",
+            "plug",
+            "community",
+            "userid",
+            "passwd",
+            "snmp_sec_level",
+            "snmp_auth_prot",
+            "snmp_priv_prot",
+            "snmp_priv_passwd",
+            "apc_profile",
+            "timeout",
+        ],
+        shortdesc: "APC switched PDU over SNMP (ironbeat)",
+        description: "APC Switched Rack PDU (AP79xx), Rack PDU 2G (AP8xxx) and MasterSwitch \
+                      (AP92xx), detected by sysObjectID, over SNMP v1, v2c or v3 (SHA/AES, \
+                      MD5/DES). The node's outlets are those named like it (a dual-PSU node's \
+                      two are both switched), or plug. off is reported only once every outlet \
+                      is seen off with no command pending; reset is off, verify off, on. One \
+                      deadline per request; a wrong community is reported as no response.",
+        default_lanplus: false,
+        protocol: Protocol::Apc,
+    },
+    DeviceType {
+        name: "apcmastersnmp",
+        names: &["ipaddr", "port", "community"],
+        shortdesc: "APC MasterSwitch (SNMP)",
+        description: "cluster-glue's apcmastersnmp parameters, served by ironbeat's SNMP client: \
+                      the hosts are the outlet names (lower-cased); every outlet named like the \
+                      node is switched and read back. Unlike cluster-glue's plugin, port is \
+                      honoured and reset does not wait for RebootDuration (off, verify, on).",
+        default_lanplus: false,
+        protocol: Protocol::Apc,
+    },
+    DeviceType {
+        name: "external/rackpdu",
+        names: &["hostlist", "pduip", "community"],
+        shortdesc: "APC Switched Rack PDU",
+        description: "cluster-glue's external/rackpdu parameters (hostlist, pduip, community), \
+                      served by ironbeat's SNMP client: hostlist AUTO takes the outlet names \
+                      (spaces as _). Unlike the plugin, every change is read back and status \
+                      asks the PDU, not ping.",
+        default_lanplus: false,
+        protocol: Protocol::Apc,
     },
 ];
 
@@ -399,6 +710,14 @@ impl Params {
     /// reported by name when needed).
     pub fn from_words(ty: &DeviceType, text: &str, origin: &str) -> Result<Params, Problem> {
         let mut params = Params::default();
+        if ty.protocol == Protocol::Manual && !text.contains('=') {
+            // meatware takes its whole -p text as the host list, as
+            // cluster-glue's plugin did (`stonith_host * meatware node1 node2`).
+            if !text.trim().is_empty() {
+                params.insert("hostlist", text.trim(), origin)?;
+            }
+            return Ok(params);
+        }
         let mut position = 0;
         let mut named_seen = false;
         for word in text.split_whitespace() {
@@ -557,7 +876,38 @@ impl Settings {
     pub fn from_params(ty: &DeviceType, params: &Params) -> Result<Settings, Problem> {
         match ty.protocol {
             Protocol::Ipmi => Settings::from_ipmi_params(ty, params),
+            Protocol::Manual => Settings::from_manual_params(params),
+            Protocol::Redfish => redfish::settings(ty, params),
+            Protocol::Apc => apc::settings(ty, params),
         }
+    }
+
+    /// The nodes the device fences: `hostname`, or a manual device's list.
+    pub fn hosts(&self) -> Vec<String> {
+        match &self.target {
+            Target::Manual { hosts } => hosts.clone(),
+            _ => self.hostname.iter().cloned().collect(),
+        }
+    }
+
+    /// meatware's `hostlist`.
+    fn from_manual_params(params: &Params) -> Result<Settings, Problem> {
+        let hosts = params
+            .get(Key::Hostlist)
+            .map(host_words)
+            .unwrap_or_default();
+        if hosts.is_empty() {
+            return Err(Problem::config(
+                "missing parameter hostlist (the nodes an operator fences by hand); give \
+                 hostlist=\"node1 node2\"",
+            ));
+        }
+        Ok(Settings {
+            hostname: None,
+            target: Target::Manual { hosts },
+            reset: RebootMethod::OnOff,
+            notes: Vec::new(),
+        })
     }
 
     /// [`Settings::from_params`] of the IPMI types.
@@ -717,6 +1067,14 @@ impl Settings {
             notes: Vec::new(),
         })
     }
+}
+
+/// A host list's names, lower-cased (spaces or commas between them).
+fn host_words(text: &str) -> Vec<String> {
+    text.split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+        .collect()
 }
 
 /// Where the password comes from: `passwd_file`, or `passwd` (the password,
@@ -965,6 +1323,73 @@ pub struct NodeDevice {
     pub origin: String,
     /// Something the operator should fix although the device is usable.
     pub warning: Option<String>,
+    /// Waited before the device acts (native `delay`; ha.cf lines: none).
+    pub delay: Duration,
+}
+
+/// `node`'s fencing levels as seen from `local`, in the order to try them;
+/// the devices of one level must all succeed. Native: its
+/// `[[fence.level]]`s, or its one device. ha.cf: every `stonith_host` line
+/// for the node, one level each, in file order (heartbeat tried them in
+/// turn). The daemon's fencer uses this; `stonith -H` the first device.
+pub fn node_levels(
+    source: &Source,
+    local: &str,
+    node: &str,
+) -> Result<Vec<Vec<NodeDevice>>, Problem> {
+    let single = || node_device(source, local, node).map(|d| vec![vec![d]]);
+    match source {
+        Source::Native { file, .. } => {
+            let fencing =
+                crate::config::load_fencing(file).map_err(|e| Problem::config(e.to_string()))?;
+            if fencing
+                .levels
+                .iter()
+                .all(|l| !l.node.eq_ignore_ascii_case(node))
+            {
+                return single();
+            }
+            fencing
+                .levels_for(node)
+                .iter()
+                .map(|level| {
+                    level
+                        .iter()
+                        .map(|device| {
+                            let (settings, origin) = native_settings(device, node)?;
+                            Ok(NodeDevice {
+                                settings,
+                                origin,
+                                warning: None,
+                                delay: device.delay,
+                            })
+                        })
+                        .collect()
+                })
+                .collect()
+        }
+        Source::HaD(dir) => {
+            let Ok(all) = devices_for_node(dir, local, node) else {
+                return single();
+            };
+            if all.len() < 2 {
+                return single();
+            }
+            all.into_iter()
+                .map(|found| {
+                    let settings = Settings::from_params(found.ty, &found.params).map_err(|p| {
+                        Problem::new(p.fault, format!("{}: {}", found.origin, p.message))
+                    })?;
+                    Ok(vec![NodeDevice {
+                        settings,
+                        origin: format!("{}, {}", found.origin, found.ty.name),
+                        warning: found.warning,
+                        delay: Duration::ZERO,
+                    }])
+                })
+                .collect()
+        }
+    }
 }
 
 /// Finds the device that fences `node` as seen from `local` (this node) in
@@ -978,16 +1403,42 @@ pub fn node_device(source: &Source, local: &str, node: &str) -> Result<NodeDevic
                 settings,
                 origin,
                 warning: None,
+                delay: Duration::ZERO,
             })
         }
         Source::HaD(dir) => {
-            let found = device_for_node(dir, local, node)?;
+            // No native line: a cluster-glue plugin or fence-agents agent line?
+            let found = match device_for_node(dir, local, node) {
+                Ok(found) => found,
+                Err(p) => match external::node_settings_from_ha_cf(dir, local, node)? {
+                    Some((settings, origin)) => {
+                        return Ok(NodeDevice {
+                            settings,
+                            origin,
+                            warning: None,
+                            delay: Duration::ZERO,
+                        })
+                    }
+                    None => match apc::node_settings_from_ha_cf(dir, local, node)? {
+                        Some((settings, origin)) => {
+                            return Ok(NodeDevice {
+                                settings,
+                                origin,
+                                warning: None,
+                                delay: Duration::ZERO,
+                            })
+                        }
+                        None => return Err(p),
+                    },
+                },
+            };
             let settings = Settings::from_params(found.ty, &found.params)
                 .map_err(|p| Problem::new(p.fault, format!("{}: {}", found.origin, p.message)))?;
             Ok(NodeDevice {
                 settings,
                 origin: format!("{}, {}", found.origin, found.ty.name),
                 warning: found.warning,
+                delay: Duration::ZERO,
             })
         }
     }
@@ -1280,6 +1731,12 @@ pub fn run(args: &[String]) -> u8 {
             return exit::stonith_fault_code(p.fault);
         }
     };
+    if let Some(code) = external::intercept(&request, switches) {
+        return code;
+    }
+    if let Some(code) = apc::intercept(&request, switches) {
+        return code;
+    }
     let result = match request {
         Request::Version => {
             println!("stonith: ironbeat {}", env!("CARGO_PKG_VERSION"));
@@ -1381,20 +1838,22 @@ fn run_device(request: &DeviceRequest, switches: Switches) -> Result<u8, Failure
         }
     }
     let needs_host = request.list_hosts || request.reset.is_some();
-    let hostname = match (&settings.hostname, needs_host) {
-        (Some(h), _) => Some(h.clone()),
-        (None, false) => None,
-        (None, true) => {
-            return Err(Problem::config(
-                "missing parameter hostname (the node this BMC powers); give hostname=NODE",
-            )
-            .into())
-        }
-    };
+    let hosts = settings.hosts();
+    if needs_host && hosts.is_empty() {
+        return Err(Problem::config(
+            "missing parameter hostname (the node this BMC powers); give hostname=NODE",
+        )
+        .into());
+    }
     let mut code = codes::S_OK;
     for _ in 0..request.count {
         code = codes::S_OK;
-        if request.status {
+        if request.status && matches!(settings.target, Target::Manual { .. }) {
+            // cluster-glue's meatware: the device is the operator, always there.
+            if !switches.silent {
+                eprintln!("info: {} device OK (an operator fences by hand).", ty.name);
+            }
+        } else if request.status {
             match execute(&settings, Action::Status, switches) {
                 Ok(done) => {
                     if !switches.silent {
@@ -1408,13 +1867,13 @@ fn run_device(request: &DeviceRequest, switches: Switches) -> Result<u8, Failure
             }
         }
         if request.list_hosts {
-            if let Some(h) = &hostname {
+            for h in &hosts {
                 println!("{h}");
             }
         }
         if let Some((kind, node)) = &request.reset {
-            let host = hostname.as_deref().unwrap_or_default();
-            if !host.eq_ignore_ascii_case(node) {
+            if !hosts.iter().any(|h| h.eq_ignore_ascii_case(node)) {
+                let host = hosts.join(" ");
                 return Err(Problem::new(
                     Fault::UnknownNode,
                     format!(
@@ -1430,13 +1889,30 @@ fn run_device(request: &DeviceRequest, switches: Switches) -> Result<u8, Failure
                 ResetKind::Off => Action::Off,
             };
             let done = execute(&settings, action, switches)?;
-            report(node, action, &done, switches);
+            report_on(&settings.target, node, action, &done, switches);
         }
     }
     Ok(code)
 }
 
 /// The `info:` line of a power action (and its warning, if any).
+/// [`report`], or for a device that cannot read the node's power, what was
+/// done without claiming it was seen.
+fn report_on(target: &Target, node: &str, action: Action, done: &device::Done, switches: Switches) {
+    if !blind(target) {
+        return report(node, action, done, switches);
+    }
+    if let Some(warning) = &done.warning {
+        eprintln!("WARN: {node}: {warning}");
+    }
+    if !switches.silent {
+        eprintln!(
+            "info: {node}: {action} done by the plugin, which cannot read the node's power \
+             (not seen off: accepted because accept_unverified is set)"
+        );
+    }
+}
+
 fn report(node: &str, action: Action, done: &device::Done, switches: Switches) {
     if let Some(warning) = &done.warning {
         eprintln!("WARN: {node}: {warning}");
@@ -1456,6 +1932,11 @@ fn report(node: &str, action: Action, done: &device::Done, switches: Switches) {
         (Action::Status | Action::Diag, _) => "done",
     };
     eprintln!("info: {node}: {text}; power is {}", done.power);
+}
+
+/// A cluster-glue plugin: it can say its device answers, never a node's power.
+fn blind(target: &Target) -> bool {
+    matches!(target, Target::External(t) if t.device.kind == ironbeat_fence::external::Kind::Plugin)
 }
 
 fn run_short(request: &ShortRequest, switches: Switches) -> Result<u8, Failure> {
@@ -1494,6 +1975,14 @@ fn run_short(request: &ShortRequest, switches: Switches) -> Result<u8, Failure> 
     match request.action {
         ShortAction::Status => {
             let done = execute(&settings, Action::Status, switches)?;
+            if blind(&settings.target) {
+                println!(
+                    "{}: unknown (the plugin's device answers; cluster-glue plugins cannot read \
+                     a node's power)",
+                    request.node
+                );
+                return Ok(codes::S_OK);
+            }
             println!("{}: {}", request.node, done.power);
             Ok(match done.power {
                 PowerState::Off => codes::S_ISOFF,
@@ -1507,7 +1996,7 @@ fn run_short(request: &ShortRequest, switches: Switches) -> Result<u8, Failure> 
                 ResetKind::Off => Action::Off,
             };
             let done = execute(&settings, action, switches)?;
-            report(&request.node, action, &done, switches);
+            report_on(&settings.target, &request.node, action, &done, switches);
             Ok(codes::S_OK)
         }
     }
@@ -1551,9 +2040,26 @@ fn native_device(file: &Path, defaulted: bool, node: &str) -> Result<(Settings, 
         }
         return Err(Problem::new(Fault::UnknownNode, message));
     };
+    native_settings(device, node)
+}
+
+/// The settings of one `[[fence.device]]` for `node` (password files read
+/// and checked), with where the device is configured.
+pub fn native_settings(device: &FenceDevice, node: &str) -> Result<(Settings, String), Problem> {
     let origin = format!("{}, device {}", device.location, device.name);
     let settings = match &device.agent {
         FenceAgent::Ipmi(ipmi) => Settings::from_device(Some(node.to_string()), ipmi),
+        FenceAgent::External(d) => external::settings_from_device(node, d),
+        FenceAgent::Redfish(d) => redfish::settings_from_device(node, d),
+        FenceAgent::Apc(d) => apc::settings_from_device(node, d),
+        FenceAgent::Manual => Ok(Settings {
+            hostname: None,
+            target: Target::Manual {
+                hosts: device.nodes.iter().map(|n| n.to_lowercase()).collect(),
+            },
+            reset: RebootMethod::OnOff,
+            notes: Vec::new(),
+        }),
     }
     .map_err(|p| Problem::new(p.fault, format!("{origin}: {}", p.message)))?;
     Ok((settings, format!("{origin}, {}", device.agent.type_name())))
@@ -1571,6 +2077,14 @@ struct Found {
 /// Finds the `stonith_host` line of an IPMI type whose `hostname` is `node`
 /// and that this node (`local`) may use.
 fn device_for_node(ha_d: &Path, local: &str, node: &str) -> Result<Found, Problem> {
+    let mut all = devices_for_node(ha_d, local, node)?;
+    // devices_for_node returns at least one or an error.
+    Ok(all.remove(0))
+}
+
+/// Every `stonith_host` line for `node` this node may use, in file order
+/// (at least one, or the error saying what to write).
+fn devices_for_node(ha_d: &Path, local: &str, node: &str) -> Result<Vec<Found>, Problem> {
     let path = ha_d.join("ha.cf");
     let text = fs::read_to_string(&path).map_err(|e| {
         Problem::config(format!(
@@ -1587,12 +2101,17 @@ fn device_for_node(ha_d: &Path, local: &str, node: &str) -> Result<Found, Proble
     let mut known = Vec::new();
     let mut not_ours = Vec::new();
     let mut broken = Vec::new();
+    let mut matches = Vec::new();
     for line in &cf.options.stonith_hosts {
         let host = &line.value;
         let origin = line.location.to_string();
         let Some(ty) = device_type(&host.kind) else {
             continue;
         };
+        if ty.protocol == Protocol::Apc {
+            // A PDU serves every node named on its outlets: apc::node_settings_from_ha_cf.
+            continue;
+        }
         let params = match Params::from_words(ty, &host.params, &origin) {
             Ok(p) => p,
             Err(p) => {
@@ -1600,12 +2119,17 @@ fn device_for_node(ha_d: &Path, local: &str, node: &str) -> Result<Found, Proble
                 continue;
             }
         };
-        let Some(hostname) = params.get(Key::Hostname).map(str::to_lowercase) else {
+        let hosts = match (params.get(Key::Hostname), params.get(Key::Hostlist)) {
+            (Some(h), _) => vec![h.to_lowercase()],
+            (None, Some(list)) => host_words(list),
+            (None, None) => Vec::new(),
+        };
+        if hosts.is_empty() {
             broken.push(format!("{origin}: stonith_host line without hostname"));
             continue;
-        };
-        if hostname != node {
-            known.push(format!("{hostname} ({origin})"));
+        }
+        if !hosts.iter().any(|h| h == node) {
+            known.push(format!("{} ({origin})", hosts.join(" ")));
             continue;
         }
         if host.from != "*" && host.from != local {
@@ -1619,12 +2143,15 @@ fn device_for_node(ha_d: &Path, local: &str, node: &str) -> Result<Found, Proble
                 path.display()
             )
         });
-        return Ok(Found {
+        matches.push(Found {
             ty,
             params,
             origin,
             warning,
         });
+    }
+    if !matches.is_empty() {
+        return Ok(matches);
     }
     let mut message = format!(
         "node {node} has no IPMI device for this node ({local}) in {}",
@@ -1694,6 +2221,15 @@ mod tests {
             Timeout,
             AllowCipherZero,
             Ipmitool,
+            Community,
+            SnmpVersion,
+            CredentialsFile,
+            Plug,
+            ApcProfile,
+            SnmpAuthProt,
+            SnmpPrivProt,
+            SnmpSecLevel,
+            SnmpPrivPasswd,
         ] {
             assert_eq!(PARAMS.iter().filter(|p| p.key == key).count(), 1, "{key:?}");
         }
@@ -1803,6 +2339,75 @@ mod tests {
                 ..
             }) if f == Path::new("/srv/ib.toml")
         ));
+    }
+
+    /// The daemon's lookup: native `[[fence.level]]`s in order with each
+    /// device's delay; ha.cf: every stonith_host line of the node, in order.
+    #[test]
+    fn node_levels_from_both_front_doors() {
+        let dir = std::env::temp_dir().join(format!("ib-levels-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let pass = dir.join("node2.pass");
+        fs::write(&pass, "labpass\n").unwrap();
+        fs::set_permissions(&pass, fs::Permissions::from_mode(0o600)).unwrap();
+        let native = dir.join("ironbeat.toml");
+        fs::write(
+            &native,
+            format!(
+                "[cluster]\nnodes = [\"node1\", \"node2\"]\n[[link]]\nkind = \"ether\"\n\
+                 iface = \"eth0\"\n[[fence.device]]\nname = \"node2-bmc\"\ntype = \"ipmi\"\n\
+                 nodes = [\"node2\"]\nip = \"198.18.1.2\"\nusername = \"admin\"\n\
+                 password_file = \"{}\"\n[[fence.device]]\nname = \"hands\"\n\
+                 type = \"manual\"\nnodes = [\"node2\"]\ndelay = \"2s\"\n\
+                 [[fence.level]]\nnode = \"node2\"\ndevices = [\"node2-bmc\"]\n\
+                 [[fence.level]]\nnode = \"node2\"\ndevices = [\"hands\"]\n",
+                pass.display()
+            ),
+        )
+        .unwrap();
+        let source = Source::Native {
+            file: native.clone(),
+            defaulted: false,
+        };
+        let levels = node_levels(&source, "node1", "node2").unwrap();
+        assert_eq!(levels.len(), 2);
+        assert!(levels[0][0].settings.target.bmc().is_some());
+        assert!(matches!(
+            levels[1][0].settings.target,
+            Target::Manual { .. }
+        ));
+        assert_eq!(levels[1][0].delay, std::time::Duration::from_secs(2));
+        assert!(
+            levels[1][0].origin.contains("device hands"),
+            "{}",
+            levels[1][0].origin
+        );
+        // stonith -H takes the first device.
+        let first = node_device(&source, "node1", "node2").unwrap();
+        assert!(first.settings.target.bmc().is_some());
+
+        let ha_d = dir.join("ha.d");
+        fs::create_dir_all(&ha_d).unwrap();
+        fs::write(
+            ha_d.join("ha.cf"),
+            format!(
+                "node node1\nnode node2\nucast eth0 198.18.1.2\n\
+                 stonith_host * ipmi node2 198.18.1.99 admin passwd_file={p} timeout=1\n\
+                 stonith_host node1 ipmi node2 198.18.1.2 admin passwd_file={p}\n\
+                 stonith_host node3 ipmi node2 198.18.1.3 admin passwd_file={p}\n",
+                p = pass.display()
+            ),
+        )
+        .unwrap();
+        fs::set_permissions(ha_d.join("ha.cf"), fs::Permissions::from_mode(0o600)).unwrap();
+        let levels = node_levels(&Source::HaD(ha_d.clone()), "node1", "node2").unwrap();
+        let hosts: Vec<String> = levels
+            .iter()
+            .map(|l| l[0].settings.target.bmc().unwrap().host.clone())
+            .collect();
+        // node3's own line is not node1's to use.
+        assert_eq!(hosts, ["198.18.1.99", "198.18.1.2"]);
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

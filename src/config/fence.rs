@@ -32,14 +32,38 @@ use toml::Spanned;
 
 use super::error::ConfigError;
 use super::model::{
-    Autojoin, FenceAgent, FenceDevice, Fencing, IpmiAuth, IpmiDevice, IpmiInterface, IpmiPrivilege,
-    PasswordSource, RebootMethod,
+    Autojoin, FenceAgent, FenceDevice, FenceLevel, Fencing, IpmiAuth, IpmiDevice, IpmiInterface,
+    IpmiPrivilege, PasswordSource, RebootMethod,
 };
 use super::native::{duration, Source};
 use super::values::{check_host, check_node_name, nearest};
 
+/// `type = "fence-agent"` and `type = "external"` (external agents).
+#[path = "fence_external.rs"]
+pub mod external;
+
+/// `type = "redfish"`, `"ilo"`, `"idrac"` (Redfish BMCs).
+#[path = "fence_redfish.rs"]
+pub mod redfish;
+
+/// `type = "apc"` (APC switched PDUs over SNMP).
+#[path = "fence_apc.rs"]
+pub mod apc;
+
 /// The device types `type` accepts.
-pub const DEVICE_TYPES: &[&str] = &["ipmi"];
+pub const DEVICE_TYPES: &[&str] = &[
+    "ipmi",
+    "manual",
+    "fence-agent",
+    "external",
+    "redfish",
+    "ilo",
+    "idrac",
+    "apc",
+];
+
+/// The longest `delay` a device takes.
+const MAX_DEVICE_DELAY: Duration = Duration::from_secs(300);
 
 /// The RMCP port of a BMC.
 const IPMI_PORT: u16 = 623;
@@ -54,6 +78,17 @@ const DEFAULT_TIMEOUT: Duration = Duration::from_secs(20);
 pub(super) struct RawFence {
     #[serde(default)]
     device: Vec<Spanned<RawDevice>>,
+    #[serde(default)]
+    level: Vec<Spanned<RawLevel>>,
+}
+
+/// One `[[fence.level]]`: for `node`, a level of devices that must all
+/// succeed; a node's levels are tried in file order.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLevel {
+    node: Option<Spanned<String>>,
+    devices: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 /// One `[[fence.device]]`, every key any type takes.
@@ -78,6 +113,42 @@ struct RawDevice {
     timeout: Option<Spanned<String>>,
     power_wait: Option<Spanned<String>>,
     method: Option<Spanned<String>>,
+    /// `fence-agent`: the fence-agents agent.
+    agent: Option<Spanned<String>>,
+    /// `external`: the cluster-glue plugin.
+    plugin: Option<Spanned<String>>,
+    /// `fence-agent`, `external`: the agent's own parameters.
+    params: Option<Spanned<external::ParamsTable>>,
+    /// `fence-agent`, `external`: secret parameters from 0600 files.
+    secret_files: Option<Spanned<external::SecretFilesTable>>,
+    /// `external`: take the plugin's word for off/reset.
+    accept_unverified: Option<Spanned<bool>>,
+    /// Redfish: the ComputerSystem's URI.
+    systems_uri: Option<Spanned<String>>,
+    /// Redfish: CA file (PEM).
+    ssl_ca: Option<Spanned<String>>,
+    /// Redfish: the certificate's SHA-256 fingerprint.
+    ssl_fingerprint: Option<Spanned<String>>,
+    /// Redfish: accept any certificate.
+    ssl_insecure: Option<Spanned<bool>>,
+    /// Redfish: false = plain HTTP.
+    ssl: Option<Spanned<bool>>,
+    /// APC: the 0600 file with the community or the SNMPv3 user and passphrases.
+    credentials_file: Option<Spanned<String>>,
+    /// APC: SNMP version (1, 2c, 3).
+    snmp_version: Option<Spanned<String>>,
+    /// APC, SNMPv3: noAuthNoPriv, authNoPriv, authPriv.
+    snmp_sec_level: Option<Spanned<String>>,
+    /// APC, SNMPv3: MD5, SHA, SHA-256...
+    snmp_auth_prot: Option<Spanned<String>>,
+    /// APC, SNMPv3: DES, AES...
+    snmp_priv_prot: Option<Spanned<String>>,
+    /// APC: each node's outlet (number or name), in the order of nodes.
+    outlets: Option<Spanned<Vec<Spanned<String>>>>,
+    /// APC: the table set (rpdu, rpdu2, masterswitch) instead of detection.
+    profile: Option<Spanned<String>>,
+    /// Waited before the device acts (any type).
+    delay: Option<Spanned<String>>,
 }
 
 /// Whether password files are opened and checked (loading) or only named
@@ -111,7 +182,158 @@ pub(super) fn fencing(
         let device = device(src, raw_device, cluster, &devices, files)?;
         devices.push(device);
     }
-    Ok(Fencing { devices })
+    let mut levels: Vec<FenceLevel> = Vec::new();
+    for raw_level in raw.map_or(&[][..], |f| &f.level[..]) {
+        levels.push(level(src, raw_level, &devices, &levels)?);
+    }
+    check_topology(src, raw, &devices, &levels)?;
+    Ok(Fencing { devices, levels })
+}
+
+fn level(
+    src: &Source<'_>,
+    raw: &Spanned<RawLevel>,
+    devices: &[FenceDevice],
+    earlier: &[FenceLevel],
+) -> Result<FenceLevel, ConfigError> {
+    let span = raw.span();
+    let raw = raw.get_ref();
+    let Some(node) = &raw.node else {
+        return Err(src.error(
+            &span,
+            "this [[fence.level]] has no `node`; add the node it fences, e.g. node = \"node2\"",
+        ));
+    };
+    let node_span = node.span();
+    let node = node.get_ref().clone();
+    let Some(list) = &raw.devices else {
+        return Err(src.error(
+            &node_span,
+            format!(
+                "this level of {node} has no `devices`; list the devices that must all succeed, \
+                 e.g. devices = [\"{node}-bmc\"] (a level per line of attack: IPMI first, then \
+                 both PDU outlets of a dual-PSU server)"
+            ),
+        ));
+    };
+    if list.get_ref().is_empty() {
+        return Err(src.error(
+            &list.span(),
+            "`devices` is empty; list at least one device of this level",
+        ));
+    }
+    let mut names: Vec<String> = Vec::new();
+    for name in list.get_ref() {
+        let value = name.get_ref();
+        let Some(device) = devices.iter().find(|d| d.name == *value) else {
+            let hint = nearest(value, devices.iter().map(|d| d.name.as_str()))
+                .map(|n| format!("did you mean {n:?}? "))
+                .unwrap_or_default();
+            return Err(src.error(
+                &name.span(),
+                format!(
+                    "no [[fence.device]] is named {value:?}; {hint}the devices are {}",
+                    devices
+                        .iter()
+                        .map(|d| d.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            ));
+        };
+        if !device.nodes.iter().any(|n| n.eq_ignore_ascii_case(&node)) {
+            return Err(src.error(
+                &name.span(),
+                format!(
+                    "device {value:?} (line {}) does not fence {node}: add {node:?} to its \
+                     `nodes`, or take it out of this level",
+                    device.location.line
+                ),
+            ));
+        }
+        if names.contains(value) {
+            return Err(src.error(
+                &name.span(),
+                format!("device {value:?} is listed twice in this level; list it once"),
+            ));
+        }
+        names.push(value.clone());
+    }
+    if let Some(same) = earlier
+        .iter()
+        .find(|l| l.node.eq_ignore_ascii_case(&node) && l.devices == names)
+    {
+        return Err(src.error(
+            &list.span(),
+            format!(
+                "{node} already has this level at line {}; a second try with the same devices \
+                 adds nothing (the fencer retries after a failure anyway): remove one",
+                same.location.line
+            ),
+        ));
+    }
+    Ok(FenceLevel {
+        node,
+        devices: names,
+        location: src.location(&node_span),
+    })
+}
+
+/// A node fenced by several devices needs levels saying in which order
+/// (and which together); with levels, every device of that node must be
+/// in one, or it would never be used.
+fn check_topology(
+    src: &Source<'_>,
+    raw: Option<&RawFence>,
+    devices: &[FenceDevice],
+    levels: &[FenceLevel],
+) -> Result<(), ConfigError> {
+    for (i, device) in devices.iter().enumerate() {
+        for node in &device.nodes {
+            let has_levels = levels.iter().any(|l| l.node.eq_ignore_ascii_case(node));
+            let other = devices[..i]
+                .iter()
+                .find(|d| d.nodes.iter().any(|n| n.eq_ignore_ascii_case(node)));
+            // Point at this node in the device's `nodes`.
+            let at = raw
+                .and_then(|r| r.device.get(i))
+                .and_then(|d| d.get_ref().nodes.as_ref())
+                .and_then(|list| {
+                    list.get_ref()
+                        .iter()
+                        .find(|n| n.get_ref().eq_ignore_ascii_case(node))
+                        .map(|n| n.span())
+                })
+                .unwrap_or(0..0);
+            if let (Some(other), false) = (other, has_levels) {
+                return Err(src.error(
+                    &at,
+                    format!(
+                        "{node} is fenced by {:?} (line {}) and by {:?}, and nothing says in \
+                         which order: add a [[fence.level]] per attempt, e.g. node = \
+                         \"{node}\", devices = [\"{}\"], then node = \"{node}\", devices = \
+                         [\"{}\"] (devices of one level must all succeed)",
+                        other.name, other.location.line, device.name, other.name, device.name
+                    ),
+                ));
+            }
+            let used = levels
+                .iter()
+                .any(|l| l.node.eq_ignore_ascii_case(node) && l.devices.contains(&device.name));
+            if has_levels && !used {
+                return Err(src.error(
+                    &at,
+                    format!(
+                        "device {:?} fences {node}, but no [[fence.level]] of {node} uses it, so \
+                         it would never be tried: add it to a level, or remove {node:?} from its \
+                         `nodes`",
+                        device.name
+                    ),
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn device(
@@ -174,17 +396,85 @@ fn device(
     if !DEVICE_TYPES.contains(&type_name) {
         return Err(unknown_type());
     }
-    let nodes = nodes(src, raw, name, &name_span, cluster, earlier)?;
+    let nodes = nodes(src, raw, name, &name_span, cluster)?;
     let agent = match type_name {
         "ipmi" => FenceAgent::Ipmi(ipmi(src, raw, name, &name_span, &nodes, files)?),
+        "manual" => {
+            manual(src, raw)?;
+            FenceAgent::Manual
+        }
+        "redfish" | "ilo" | "idrac" => FenceAgent::Redfish(redfish::parse(
+            src, raw, type_name, name, &name_span, &nodes, files,
+        )?),
+        "apc" => FenceAgent::Apc(apc::parse(src, raw, name, &name_span, &nodes, files)?),
+        "fence-agent" | "external" => FenceAgent::External(external::external(
+            src, raw, type_name, name, &name_span, files,
+        )?),
         _ => return Err(unknown_type()),
+    };
+    let delay = match &raw.delay {
+        None => Duration::ZERO,
+        Some(d) => {
+            let delay = duration(src, "delay", d)?;
+            if delay > MAX_DEVICE_DELAY {
+                return Err(src.error(
+                    &d.span(),
+                    format!(
+                        "delay {delay:?} is longer than {MAX_DEVICE_DELAY:?}: the node's \
+                         resources would wait that long at every fencing; a few seconds \
+                         decide a race (e.g. delay = \"5s\")"
+                    ),
+                ));
+            }
+            delay
+        }
     };
     Ok(FenceDevice {
         name: name.clone(),
         nodes,
         agent,
+        delay,
         location: src.location(&name_span),
     })
+}
+
+/// `type = "manual"` (fencing by hand, `ironbeat fence confirm`) takes no
+/// device keys: each one given is an error at its line.
+fn manual(src: &Source<'_>, raw: &RawDevice) -> Result<(), ConfigError> {
+    let spans = [
+        ("ip", raw.ip.as_ref().map(|v| v.span())),
+        ("port", raw.port.as_ref().map(|v| v.span())),
+        ("username", raw.username.as_ref().map(|v| v.span())),
+        (
+            "password_file",
+            raw.password_file.as_ref().map(|v| v.span()),
+        ),
+        ("password", raw.password.as_ref().map(|v| v.span())),
+        ("interface", raw.interface.as_ref().map(|v| v.span())),
+        ("cipher", raw.cipher.as_ref().map(|v| v.span())),
+        ("auth", raw.auth.as_ref().map(|v| v.span())),
+        ("privilege", raw.privilege.as_ref().map(|v| v.span())),
+        (
+            "allow_cipher_zero",
+            raw.allow_cipher_zero.as_ref().map(|v| v.span()),
+        ),
+        ("timeout", raw.timeout.as_ref().map(|v| v.span())),
+        ("power_wait", raw.power_wait.as_ref().map(|v| v.span())),
+        ("method", raw.method.as_ref().map(|v| v.span())),
+    ];
+    match spans
+        .into_iter()
+        .find_map(|(key, span)| span.map(|s| (key, s)))
+    {
+        Some((key, span)) => Err(src.error(
+            &span,
+            format!(
+                "a manual device has no `{key}`: an operator powers its nodes off and runs \
+                 `ironbeat fence confirm NODE`; remove `{key}` (or use type = \"ipmi\")"
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// A device name: 1–64 letters, digits, `-`, `_`, `.` (the node-name rule,
@@ -204,7 +494,6 @@ fn nodes(
     name: &str,
     name_span: &std::ops::Range<usize>,
     cluster: &Cluster<'_>,
-    earlier: &[FenceDevice],
 ) -> Result<Vec<String>, ConfigError> {
     let Some(list) = &raw.nodes else {
         return Err(src.error(
@@ -239,20 +528,6 @@ fn nodes(
             return Err(src.error(
                 &span,
                 format!("node {value:?} is listed twice; list it once"),
-            ));
-        }
-        if let Some(other) = earlier
-            .iter()
-            .find(|d| d.nodes.iter().any(|n| n.eq_ignore_ascii_case(value)))
-        {
-            return Err(src.error(
-                &span,
-                format!(
-                    "node {value:?} is already fenced by device {:?} (line {}), and nothing \
-                     says which to use first: a node has one fence device for now; remove \
-                     {value:?} from one of them",
-                    other.name, other.location.line
-                ),
             ));
         }
         nodes.push(value.clone());
@@ -592,6 +867,91 @@ mod tests {
     fn ipmi(fencing: &Fencing, node: &str) -> IpmiDevice {
         match &fencing.device_for(node).unwrap().agent {
             FenceAgent::Ipmi(d) => d.clone(),
+            other => panic!("{node}'s device is not IPMI: {other:?}"),
+        }
+    }
+
+    /// Lines 13 to 16: a manual device for node2 beside its BMC.
+    const HANDS: &str = "[[fence.device]]\nname = \"hands\"\ntype = \"manual\"\n\
+                         nodes = [\"node2\"]\n";
+
+    #[test]
+    fn levels_order_the_devices_of_a_node() {
+        let f = parse(&format!(
+            "{HEAD}{DEVICE}{HANDS}[[fence.level]]\nnode = \"node2\"\ndevices = [\"node2-bmc\"]\n\
+             [[fence.level]]\nnode = \"node2\"\ndevices = [\"hands\"]\n"
+        ))
+        .unwrap();
+        let names = |node: &str| -> Vec<Vec<String>> {
+            f.levels_for(node)
+                .iter()
+                .map(|l| l.iter().map(|d| d.name.clone()).collect())
+                .collect()
+        };
+        assert_eq!(names("node2"), [["node2-bmc"], ["hands"]]);
+        assert_eq!(f.levels[1].location.line, 21);
+        assert!(names("node3").is_empty());
+        // Without levels a node's one device is its only level.
+        let f = parse(&format!("{HEAD}{DEVICE}")).unwrap();
+        assert_eq!(
+            f.levels_for("node2")
+                .iter()
+                .map(Vec::len)
+                .collect::<Vec<_>>(),
+            [1]
+        );
+    }
+
+    #[test]
+    fn bad_levels_say_where_and_what_to_do() {
+        let level = |body: &str| format!("{HEAD}{DEVICE}{HANDS}[[fence.level]]\n{body}");
+        let cases: Vec<(String, usize, &[&str])> =
+            vec![
+            (
+                format!("{HEAD}{DEVICE}{HANDS}"),
+                16,
+                &["nothing says in which order", "[[fence.level]]"],
+            ),
+            (level("devices = [\"hands\"]\n"), 17, &["has no `node`"]),
+            (level("node = \"node2\"\n"), 18, &["has no `devices`"]),
+            (
+                level("node = \"node2\"\ndevices = [\"hand\"]\n"),
+                19,
+                &["no [[fence.device]] is named \"hand\"", "did you mean \"hands\""],
+            ),
+            (
+                level("node = \"node3\"\ndevices = [\"hands\"]\n"),
+                19,
+                &["does not fence node3", "add \"node3\" to its `nodes`"],
+            ),
+            (
+                level("node = \"node2\"\ndevices = [\"hands\", \"hands\"]\n"),
+                19,
+                &["listed twice in this level"],
+            ),
+            (
+                level("node = \"node2\"\ndevices = [\"hands\"]\n"),
+                9,
+                &["\"node2-bmc\" fences node2, but no [[fence.level]] of node2 uses it"],
+            ),
+            (
+                level(
+                    "node = \"node2\"\ndevices = [\"hands\"]\n[[fence.level]]\nnode = \"node2\"\n\
+                     devices = [\"hands\"]\n",
+                ),
+                22,
+                &["already has this level at line 18"],
+            ),
+        ];
+        for (text, line, wanted) in cases {
+            let e = parse(&text).expect_err(&text).to_string();
+            assert!(
+                e.contains(&format!("ironbeat.toml:{line}:")),
+                "line {line}: {e}"
+            );
+            for w in wanted {
+                assert!(e.contains(w), "{w:?} not in: {e}");
+            }
         }
     }
 
@@ -730,9 +1090,9 @@ mod tests {
                 &["has no `type`", "known types: ipmi"],
             ),
             (
-                format!("{HEAD}{}", DEVICE.replace("\"ipmi\"", "\"redfish\"")),
+                format!("{HEAD}{}", DEVICE.replace("\"ipmi\"", "\"vmware\"")),
                 8,
-                &["unknown fence device type \"redfish\"", "known types: ipmi"],
+                &["unknown fence device type \"vmware\"", "known types: ipmi"],
             ),
             (
                 format!("{HEAD}{}", DEVICE.replace("\"ipmi\"", "\"ipmj\"")),
@@ -783,9 +1143,9 @@ mod tests {
                 second("[\"node2\"]"),
                 16,
                 &[
-                    "already fenced by device \"node2-bmc\" (line 7)",
-                    "nothing says which to use first",
-                    "remove \"node2\"",
+                    "node2 is fenced by \"node2-bmc\" (line 7) and by",
+                    "nothing says in which order",
+                    "add a [[fence.level]] per attempt",
                 ],
             ),
             (

@@ -27,16 +27,25 @@ mod native;
 mod resources;
 pub mod to_crm;
 mod values;
+mod watchdog;
 
 pub use error::ConfigError;
+pub use fence::apc as fence_apc;
+pub use fence::external::ExternalDevice;
+pub use fence::redfish as fence_redfish;
+pub use fence::redfish::RedfishDevice;
 pub use fence::DEVICE_TYPES;
 pub use hacf::{parse_ha_cf, HaCf, DIRECTIVES};
 pub use hadir::{load_ha_d, read_authkeys};
 pub use model::{
     heartbeat_timing, ApiAuth, AutoFailback, Autojoin, ClientChild, Compression, Config, EnvVar,
-    FenceAgent, FenceDevice, Fencing, GenerationMethod, HeartbeatOptions, IpmiAuth, IpmiDevice,
-    IpmiInterface, IpmiPrivilege, Link, Located, Location, LogFacility, LogLevel, Medium,
-    MessageFormat, Pacemaker, PasswordSource, PingGroup, PingNode, RebootMethod, Stonith,
+    FenceAgent, FenceDevice, FenceLevel, Fencing, GenerationMethod, HeartbeatOptions, IpmiAuth,
+    IpmiDevice, IpmiInterface, IpmiPrivilege, Link, Located, Location, LogFacility, LogLevel,
+    Medium, MessageFormat, Pacemaker, PasswordSource, PingGroup, PingNode, RebootMethod, Stonith,
     StonithHost, UuidFrom, DEFAULT_BAUD, DEFAULT_CLUSTER_NAME, DEFAULT_UDP_PORT, MAX_LINKS,
 };
 pub use native::{load_fencing, load_native, validate_native, DEFAULT_NATIVE_CONFIG};
+pub use watchdog::{
+    describe as describe_watchdog, stonith_watchdog_timeout, watchdog_errors, watchdog_timeout,
+    DEFAULT_WATCHDOG_TIMEOUT, MAX_WATCHDOG_TIMEOUT,
+};

@@ -206,6 +206,20 @@ impl Autojoin {
 pub struct Fencing {
     /// The `[[fence.device]]` tables, in file order; names are unique.
     pub devices: Vec<FenceDevice>,
+    /// The `[[fence.level]]` tables (fencing topology), in file order.
+    pub levels: Vec<FenceLevel>,
+}
+
+/// One `[[fence.level]]`: devices that must all succeed for one attempt at
+/// fencing `node` (for example both PDU outlets of a dual-PSU server).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FenceLevel {
+    /// The node.
+    pub node: String,
+    /// Device names, each fencing `node`.
+    pub devices: Vec<String>,
+    /// The line of its `node`.
+    pub location: Location,
 }
 
 impl Fencing {
@@ -215,6 +229,26 @@ impl Fencing {
         self.devices
             .iter()
             .find(|d| d.nodes.iter().any(|n| n.eq_ignore_ascii_case(node)))
+    }
+
+    /// The levels to try for `node`, in order, each a list of devices that
+    /// must all succeed: its `[[fence.level]]`s, or its one device as the
+    /// only level.
+    pub fn levels_for(&self, node: &str) -> Vec<Vec<&FenceDevice>> {
+        let named = |name: &String| self.devices.iter().find(|d| d.name == *name);
+        let levels: Vec<Vec<&FenceDevice>> = self
+            .levels
+            .iter()
+            .filter(|l| l.node.eq_ignore_ascii_case(node))
+            .map(|l| l.devices.iter().filter_map(named).collect())
+            .collect();
+        if levels.is_empty() {
+            self.device_for(node)
+                .map(|d| vec![vec![d]])
+                .unwrap_or_default()
+        } else {
+            levels
+        }
     }
 
     /// Every node some device fences, in file order.
@@ -235,6 +269,10 @@ pub struct FenceDevice {
     pub nodes: Vec<String>,
     /// The device type and its settings.
     pub agent: FenceAgent,
+    /// Waited before the device acts (`delay`; Pacemaker's
+    /// `pcmk_delay_base`): in a two-node cluster, a longer delay on the
+    /// device that fences one node makes that node the likely survivor.
+    pub delay: Duration,
     /// The line of its `name`.
     pub location: Location,
 }
@@ -245,6 +283,16 @@ pub struct FenceDevice {
 pub enum FenceAgent {
     /// `ipmi`: a BMC over IPMI-over-LAN.
     Ipmi(IpmiDevice),
+    /// `manual`: an operator fences by hand and confirms with `ironbeat
+    /// fence confirm NODE` (cluster-glue's meatware).
+    Manual,
+    /// `fence-agent` / `external`: a fence-agents agent or a cluster-glue
+    /// plugin, run by ironbeat.
+    External(super::fence::external::ExternalDevice),
+    /// `redfish`, `ilo`, `idrac`: a BMC over Redfish.
+    Redfish(super::fence::redfish::RedfishDevice),
+    /// `apc`: an APC switched PDU over SNMP.
+    Apc(super::fence::apc::ApcDevice),
 }
 
 impl FenceAgent {
@@ -252,6 +300,13 @@ impl FenceAgent {
     pub fn type_name(&self) -> &'static str {
         match self {
             FenceAgent::Ipmi(_) => "ipmi",
+            FenceAgent::Manual => "manual",
+            FenceAgent::External(d) => match d.kind {
+                ironbeat_fence::external::Kind::Agent => "fence-agent",
+                ironbeat_fence::external::Kind::Plugin => "external",
+            },
+            FenceAgent::Redfish(d) => d.vendor.name(),
+            FenceAgent::Apc(_) => "apc",
         }
     }
 }
@@ -831,6 +886,11 @@ pub struct HeartbeatOptions {
     pub stonith_hosts: Vec<Located<StonithHost>>,
     /// `watchdog` device.
     pub watchdog: Option<Located<PathBuf>>,
+    /// The watchdog timeout (native `[watchdog] timeout`; ha.cf has none).
+    pub watchdog_timeout: Option<Located<Duration>>,
+    /// How long a peer waits before it takes a silent node for self-fenced
+    /// (native `[watchdog] stonith_watchdog_timeout`; default twice the timeout).
+    pub stonith_watchdog_timeout: Option<Located<Duration>>,
     /// `logfile`.
     pub logfile: Option<Located<PathBuf>>,
     /// `debugfile`.

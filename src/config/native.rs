@@ -120,6 +120,7 @@ struct RawFile {
     #[serde(default)]
     order: Vec<Spanned<RawOrder>>,
     log: Option<RawLog>,
+    watchdog: Option<Spanned<super::watchdog::RawWatchdog>>,
 }
 
 /// `[log]`: where the daemon logs (ha.cf's `logfacility`, `logfile`,
@@ -418,6 +419,9 @@ pub(super) fn parse_native(
             value: *realtime.get_ref(),
             location: src.location(&realtime.span()),
         });
+    }
+    if let Some(watchdog) = &raw.watchdog {
+        super::watchdog::native(&src, watchdog, &mut heartbeat)?;
     }
 
     if raw.link.is_empty() {

@@ -43,43 +43,62 @@ pub struct Fenced {
 
 /// Runs fence requests.
 pub struct Fencer {
-    devices: BTreeMap<String, Device>,
+    /// Each peer's levels, tried in order; the devices of one level must
+    /// all succeed (fencing topology; one device: one level of one).
+    plans: BTreeMap<String, Vec<Vec<Device>>>,
     action: FenceAction,
     results: mpsc::UnboundedSender<Fenced>,
     /// Nodes with a request in progress (a second request waits for it).
     busy: BTreeSet<String>,
 }
 
+#[derive(Clone)]
 struct Device {
     target: Arc<Target>,
+    /// What the device does for the cluster's stonith-action.
     action: Action,
     origin: String,
+    /// Waited before the device acts (its `delay`).
+    delay: Duration,
+}
+
+impl Device {
+    fn is_manual(&self) -> bool {
+        matches!(*self.target, Target::Manual { .. })
+    }
 }
 
 impl Fencer {
-    /// A fencer for `devices` (peer → device) doing `action`.
+    /// A fencer for `levels` (peer → its levels, each a list of devices)
+    /// doing `action`.
     pub fn new(
-        devices: BTreeMap<String, NodeDevice>,
+        levels: BTreeMap<String, Vec<Vec<NodeDevice>>>,
         action: FenceAction,
         results: mpsc::UnboundedSender<Fenced>,
     ) -> Fencer {
-        let devices = devices
+        let device = |d: NodeDevice| Device {
+            action: match action {
+                FenceAction::Off => Action::Off,
+                FenceAction::Reboot => d.settings.reset.action(),
+            },
+            target: Arc::new(d.settings.target),
+            origin: d.origin,
+            delay: d.delay,
+        };
+        let plans = levels
             .into_iter()
-            .map(|(node, d)| {
-                let action = match action {
-                    FenceAction::Off => Action::Off,
-                    FenceAction::Reboot => d.settings.reset.action(),
-                };
-                let device = Device {
-                    target: Arc::new(d.settings.target),
-                    action,
-                    origin: d.origin,
-                };
-                (node, device)
+            .map(|(node, levels)| {
+                let levels = levels
+                    .into_iter()
+                    .map(|level| level.into_iter().map(device).collect::<Vec<_>>())
+                    .filter(|level: &Vec<Device>| !level.is_empty())
+                    .collect::<Vec<_>>();
+                (node, levels)
             })
+            .filter(|(_, levels)| !levels.is_empty())
             .collect();
         Fencer {
-            devices,
+            plans,
             action,
             results,
             busy: BTreeSet::new(),
@@ -89,8 +108,9 @@ impl Fencer {
     /// Warnings about the devices, to log at start (a method that cannot
     /// confirm a fencing).
     pub fn warnings(&self) -> Vec<String> {
-        self.devices
+        self.plans
             .iter()
+            .flat_map(|(node, levels)| levels.iter().flatten().map(move |d| (node, d)))
             .filter(|(_, d)| matches!(d.action, Action::Cycle | Action::Reset))
             .map(|(node, d)| {
                 format!(
@@ -110,11 +130,14 @@ impl Fencer {
     }
 
     /// Starts fencing `node` in a task with the core's `request` action
-    /// (the configured one, or off); never waits. A node already being
-    /// fenced is not fenced twice at once (the core asks again after a
-    /// failure).
-    pub fn fence(&mut self, node: &str, request: CoreAction) {
-        let Some(device) = self.devices.get(node) else {
+    /// (the configured one, or off); never waits. Levels are tried in order
+    /// until one succeeds. A node already being fenced is not fenced twice
+    /// at once (the core asks again after a failure). When the first level
+    /// is manual, nothing runs: the returned text says what the operator
+    /// must do, and the request stays open until `ironbeat fence confirm`
+    /// ([`Fencer::finished`]).
+    pub fn fence(&mut self, node: &str, request: CoreAction) -> Option<String> {
+        let Some(levels) = self.plans.get(node) else {
             let _ = self.results.send(Fenced {
                 node: node.to_string(),
                 outcome: FenceOutcome::Failed,
@@ -124,66 +147,178 @@ impl Fencer {
                      with nodes = [\"{node}\"] to the native file (docs/fencing.md), on every node"
                 ),
             });
-            return;
+            return None;
         };
         if !self.busy.insert(node.to_string()) {
-            return;
+            return None;
         }
-        let target = device.target.clone();
-        let action = match request {
-            CoreAction::Configured => device.action,
-            CoreAction::Off => Action::Off,
-        };
-        let origin = device.origin.clone();
-        let results = self.results.clone();
-        let node = node.to_string();
+        if levels[0].iter().any(Device::is_manual) {
+            return Some(manual_notice(node, &levels[0]));
+        }
+        let levels = levels.clone();
+        let reboot = request == CoreAction::Configured && self.action == FenceAction::Reboot;
         let why = match request {
             CoreAction::Configured => format!("stonith-action {:?}", self.action),
             CoreAction::Off => "never seen since start: powered off, not rebooted".to_string(),
         };
+        let results = self.results.clone();
+        let node = node.to_string();
         tokio::spawn(async move {
-            let bound = target
-                .timeout()
-                .map_or(GUARD, |t| t + Duration::from_secs(5));
-            let done =
-                tokio::time::timeout(bound, device::execute_target_async(&target, action)).await;
-            let (outcome, detail) = match done {
-                Ok(Ok(done)) if done.off_seen => (
-                    FenceOutcome::Confirmed,
-                    format!(
-                        "{node} fenced ({action:?} by {origin}, {why}): seen off{}",
-                        done.warning.map(|w| format!("; {w}")).unwrap_or_default()
-                    ),
-                ),
-                Ok(Ok(done)) => (
-                    FenceOutcome::Failed,
-                    format!(
-                        "{node}: {action:?} by {origin} was sent but the node was never seen \
-                         off (power {}); it is not fenced; use method onoff",
-                        done.power
-                    ),
-                ),
-                Ok(Err(e)) => (
-                    FenceOutcome::Failed,
-                    format!("{node}: fencing by {origin} failed: {e}"),
-                ),
-                Err(_) => (
-                    FenceOutcome::Failed,
-                    format!("{node}: fencing by {origin} did not finish within {bound:?}"),
-                ),
-            };
+            let (outcome, detail) = run_levels(&node, &levels, request, reboot, &why).await;
             let _ = results.send(Fenced {
                 node,
                 outcome,
                 detail,
             });
         });
+        None
     }
 
     /// The main loop saw the result of `node`'s request.
     pub fn finished(&mut self, node: &str) {
         self.busy.remove(node);
     }
+}
+
+/// What the operator must do for a manual level.
+fn manual_notice(node: &str, level: &[Device]) -> String {
+    let origins: Vec<&str> = level.iter().map(|d| d.origin.as_str()).collect();
+    format!(
+        "{node} must be fenced by hand ({}): make sure it is powered off (or cut from the \
+         shared resources), then run `ironbeat fence confirm {node}` on any cluster node; its \
+         resources stay stopped until then",
+        origins.join(", ")
+    )
+}
+
+/// Tries `node`'s levels in order: the first that succeeds fences it.
+async fn run_levels(
+    node: &str,
+    levels: &[Vec<Device>],
+    request: CoreAction,
+    reboot: bool,
+    why: &str,
+) -> (FenceOutcome, String) {
+    let mut failures = Vec::new();
+    for (i, level) in levels.iter().enumerate() {
+        let result = if level.iter().any(Device::is_manual) {
+            Err(manual_notice(node, level))
+        } else if let [device] = &level[..] {
+            let action = match request {
+                CoreAction::Configured => device.action,
+                CoreAction::Off => Action::Off,
+            };
+            run_device(node, device, action).await
+        } else {
+            run_together(node, level, reboot).await
+        };
+        match result {
+            Ok(text) if failures.is_empty() => {
+                return (
+                    FenceOutcome::Confirmed,
+                    format!("{node} fenced ({text}, {why})"),
+                )
+            }
+            Ok(text) => {
+                return (
+                    FenceOutcome::Confirmed,
+                    format!(
+                        "{node} fenced by level {} ({text}, {why}) after {}",
+                        i + 1,
+                        failures.join("; ")
+                    ),
+                )
+            }
+            Err(text) if levels.len() == 1 => return (FenceOutcome::Failed, text),
+            Err(text) => failures.push(format!("level {}: {text}", i + 1)),
+        }
+    }
+    (
+        FenceOutcome::Failed,
+        format!(
+            "{node}: every fencing level failed, it is not fenced: {}",
+            failures.join("; ")
+        ),
+    )
+}
+
+/// One device doing `action` after its delay, under its deadline: Ok with
+/// what was seen when the node was seen off, else why not.
+async fn run_device(node: &str, device: &Device, action: Action) -> Result<String, String> {
+    let origin = &device.origin;
+    tokio::time::sleep(device.delay).await;
+    let bound = device
+        .target
+        .timeout()
+        .map_or(GUARD, |t| t + Duration::from_secs(5));
+    let done = tokio::time::timeout(bound, device::execute_target_async(&device.target, action));
+    match done.await {
+        Ok(Ok(done)) if done.off_seen => Ok(format!(
+            "{action:?} by {origin}: seen off{}",
+            done.warning.map(|w| format!("; {w}")).unwrap_or_default()
+        )),
+        Ok(Ok(done)) => Err(format!(
+            "{node}: {action:?} by {origin} was sent but the node was never seen off (power \
+             {}); it is not fenced; use method onoff",
+            done.power
+        )),
+        Ok(Err(e)) => Err(format!("{node}: fencing by {origin} failed: {e}")),
+        Err(_) => Err(format!(
+            "{node}: fencing by {origin} did not finish within {bound:?}"
+        )),
+    }
+}
+
+/// A level of several devices (both power supplies of one server): every
+/// device powers its part off and each must be seen off before the node
+/// counts as fenced; for a reboot they are all powered on again only then
+/// (a failure there is a warning: the node was fenced).
+async fn run_together(node: &str, level: &[Device], reboot: bool) -> Result<String, String> {
+    let all = |action: Action| {
+        let mut set = tokio::task::JoinSet::new();
+        for device in level {
+            let (device, node) = (device.clone(), node.to_string());
+            set.spawn(async move { run_device(&node, &device, action).await });
+        }
+        set
+    };
+    let mut offs = all(Action::Off);
+    let mut failed = Vec::new();
+    while let Some(done) = offs.join_next().await {
+        match done {
+            Ok(Ok(_)) => {}
+            Ok(Err(why)) => failed.push(why),
+            Err(e) => failed.push(format!("{node}: a fencing task ended: {e}")),
+        }
+    }
+    let origins: Vec<&str> = level.iter().map(|d| d.origin.as_str()).collect();
+    if !failed.is_empty() {
+        return Err(format!(
+            "{} of {} devices of the level did not see {node} off ({})",
+            failed.len(),
+            level.len(),
+            failed.join("; ")
+        ));
+    }
+    let mut text = format!("Off by {}: each seen off", origins.join(" and "));
+    if reboot {
+        let mut ons = all(Action::On);
+        let mut warnings = Vec::new();
+        while let Some(done) = ons.join_next().await {
+            if let Ok(Err(why)) = done {
+                warnings.push(why);
+            }
+        }
+        if warnings.is_empty() {
+            text.push_str(", then on again");
+        } else {
+            text.push_str(&format!(
+                "; powering it on again failed: {}",
+                warnings.join("; ")
+            ));
+        }
+    }
+    Ok(text)
 }
 
 #[cfg(test)]
@@ -229,8 +364,9 @@ mod tests {
         };
         NodeDevice {
             settings: Settings::from_device(Some("node2".into()), &ipmi).unwrap(),
-            origin: "test device".into(),
+            origin: format!("test device {}", addr.port()),
             warning: None,
+            delay: Duration::ZERO,
         }
     }
 
@@ -238,7 +374,10 @@ mod tests {
     async fn confirmed_only_when_the_bmc_showed_the_node_off() {
         let addr = bmc().await;
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let devices = BTreeMap::from([("node2".to_string(), device(addr, RebootMethod::OnOff))]);
+        let devices = BTreeMap::from([(
+            "node2".to_string(),
+            vec![vec![device(addr, RebootMethod::OnOff)]],
+        )]);
         let mut fencer = Fencer::new(devices, FenceAction::Reboot, tx);
         assert!(fencer.warnings().is_empty());
         fencer.fence("node2", CoreAction::Configured);
@@ -254,8 +393,10 @@ mod tests {
 
         // A hard reset never shows the node off: not a fencing.
         let (tx, mut rx) = mpsc::unbounded_channel();
-        let devices =
-            BTreeMap::from([("node2".to_string(), device(addr, RebootMethod::HardReset))]);
+        let devices = BTreeMap::from([(
+            "node2".to_string(),
+            vec![vec![device(addr, RebootMethod::HardReset)]],
+        )]);
         let mut fencer = Fencer::new(devices, FenceAction::Reboot, tx);
         assert!(fencer.warnings()[0].contains("use method onoff"));
         fencer.fence("node2", CoreAction::Configured);
@@ -273,7 +414,7 @@ mod tests {
         let (tx, mut rx) = mpsc::unbounded_channel();
         let d = device(addr, RebootMethod::OnOff);
         let status_target = d.settings.target.clone();
-        let devices = BTreeMap::from([("node2".to_string(), d)]);
+        let devices = BTreeMap::from([("node2".to_string(), vec![vec![d]])]);
         let mut fencer = Fencer::new(devices, FenceAction::Reboot, tx);
         fencer.fence("node2", CoreAction::Off);
         let f = tokio::time::timeout(Duration::from_secs(20), rx.recv())
@@ -299,7 +440,7 @@ mod tests {
         bmc.timeout = Some(Duration::from_secs(2));
         let (tx, mut rx) = mpsc::unbounded_channel();
         let mut fencer = Fencer::new(
-            BTreeMap::from([("node2".to_string(), d)]),
+            BTreeMap::from([("node2".to_string(), vec![vec![d]])]),
             FenceAction::Off,
             tx,
         );
@@ -330,5 +471,115 @@ mod tests {
             f.detail
         );
         assert!(f.detail.contains("[[fence.device]]"), "{}", f.detail);
+    }
+
+    /// Levels: a silent BMC first (it fails at its deadline), then a level
+    /// of two devices (both power supplies): both are seen off, then both
+    /// powered on again; the detail names the failed level.
+    #[tokio::test(flavor = "current_thread")]
+    async fn levels_are_tried_in_order_and_a_level_needs_all_its_devices() {
+        let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut dead = device(silent.local_addr().unwrap(), RebootMethod::OnOff);
+        dead.settings.target.bmc_mut().unwrap().timeout = Some(Duration::from_secs(1));
+        let (psu_a, psu_b) = (bmc().await, bmc().await);
+        let mut second = device(psu_b, RebootMethod::OnOff);
+        second.delay = Duration::from_millis(200);
+        let levels = vec![vec![dead], vec![device(psu_a, RebootMethod::OnOff), second]];
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut fencer = Fencer::new(
+            BTreeMap::from([("node2".to_string(), levels)]),
+            FenceAction::Reboot,
+            tx,
+        );
+        let start = std::time::Instant::now();
+        assert!(fencer.fence("node2", CoreAction::Configured).is_none());
+        let f = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.outcome, FenceOutcome::Confirmed, "{}", f.detail);
+        assert!(
+            f.detail.contains("each seen off, then on again")
+                && f.detail.contains("by level 2")
+                && f.detail.contains("after level 1:"),
+            "{}",
+            f.detail
+        );
+        // The second device's delay was waited.
+        assert!(
+            start.elapsed() >= Duration::from_millis(1200),
+            "{:?}",
+            start.elapsed()
+        );
+        for psu in [psu_a, psu_b] {
+            let target = device(psu, RebootMethod::OnOff).settings.target;
+            let status = device::execute_target_async(&target, Action::Status)
+                .await
+                .unwrap();
+            assert_eq!(status.power, PowerState::On, "rebooted: on again");
+        }
+
+        // A level fails when one of its devices fails: both levels failing
+        // is a failure naming each.
+        let silent2 = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        let mut dead = device(silent2.local_addr().unwrap(), RebootMethod::OnOff);
+        dead.settings.target.bmc_mut().unwrap().timeout = Some(Duration::from_secs(1));
+        let mut dead2 = device(silent2.local_addr().unwrap(), RebootMethod::OnOff);
+        dead2.settings.target.bmc_mut().unwrap().timeout = Some(Duration::from_secs(1));
+        let levels = vec![vec![dead], vec![device(psu_a, RebootMethod::OnOff), dead2]];
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut fencer = Fencer::new(
+            BTreeMap::from([("node2".to_string(), levels)]),
+            FenceAction::Off,
+            tx,
+        );
+        fencer.fence("node2", CoreAction::Configured);
+        let f = tokio::time::timeout(Duration::from_secs(30), rx.recv())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(f.outcome, FenceOutcome::Failed, "{}", f.detail);
+        assert!(
+            f.detail.contains("every fencing level failed")
+                && f.detail.contains("level 1:")
+                && f.detail.contains("level 2: 1 of 2 devices"),
+            "{}",
+            f.detail
+        );
+    }
+
+    /// A manual first level: nothing runs, the operator is told, and the
+    /// request stays open until confirmed.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_manual_level_waits_for_the_operator() {
+        let manual = NodeDevice {
+            settings: Settings {
+                hostname: None,
+                target: Target::Manual {
+                    hosts: vec!["node2".into()],
+                },
+                reset: RebootMethod::OnOff,
+                notes: Vec::new(),
+            },
+            origin: "ha.cf:9, meatware".into(),
+            warning: None,
+            delay: Duration::ZERO,
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let mut fencer = Fencer::new(
+            BTreeMap::from([("node2".to_string(), vec![vec![manual]])]),
+            FenceAction::Reboot,
+            tx,
+        );
+        let todo = fencer.fence("node2", CoreAction::Configured).unwrap();
+        assert!(todo.contains("ironbeat fence confirm node2"), "{todo}");
+        assert!(
+            fencer.fence("node2", CoreAction::Configured).is_none(),
+            "said once"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(rx.try_recv().is_err(), "no result before the operator");
+        fencer.finished("node2");
+        assert!(fencer.fence("node2", CoreAction::Configured).is_some());
     }
 }

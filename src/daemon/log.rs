@@ -387,8 +387,38 @@ pub fn describe_config(config: &Config) -> Vec<String> {
                     let _ = write!(line, ", password in {}", path.display());
                 }
             }
+            FenceAgent::Manual => line.push_str(", confirmed by an operator"),
+            FenceAgent::External(d) => {
+                let _ = write!(line, " run by {}", d.program);
+            }
+            FenceAgent::Redfish(d) => {
+                let _ = write!(line, " at {} (Redfish)", d.address);
+            }
+            FenceAgent::Apc(d) => {
+                let _ = write!(line, " at {} (APC PDU, SNMP)", d.address);
+            }
+        }
+        if !device.delay.is_zero() {
+            let _ = write!(line, ", delay {:?}", device.delay);
         }
         lines.push(line);
+    }
+    let mut leveled: Vec<&str> = Vec::new();
+    for level in &config.fencing.levels {
+        if !leveled.contains(&level.node.as_str()) {
+            leveled.push(&level.node);
+        }
+    }
+    for node in leveled {
+        let levels: Vec<String> = config
+            .fencing
+            .levels
+            .iter()
+            .filter(|l| l.node == node)
+            .enumerate()
+            .map(|(i, l)| format!("{}) {}", i + 1, l.devices.join(" + ")))
+            .collect();
+        lines.push(format!("fence levels of {node}: {}", levels.join(", ")));
     }
     if let Some(stonith) = &config.heartbeat.stonith {
         lines.push(format!(

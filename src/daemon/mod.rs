@@ -22,3 +22,4 @@ pub mod notify;
 pub mod protocol;
 pub mod run;
 pub mod setup;
+pub mod watchdog;

@@ -56,6 +56,11 @@ pub enum Request {
     },
     /// Stream every event from now on (one [`EventRecord`] per line).
     Events,
+    /// An operator vouches that a node is powered off (`ironbeat fence confirm`).
+    FenceConfirm {
+        /// The node.
+        node: String,
+    },
 }
 
 impl Request {
@@ -76,6 +81,7 @@ impl Request {
             Request::ResourceCleanup { resource } => {
                 AdminRequest::ResourceCleanup(resource.clone())
             }
+            Request::FenceConfirm { node } => AdminRequest::FenceConfirm(node.clone()),
             Request::Events => return None,
         })
     }

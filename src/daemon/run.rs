@@ -130,6 +130,8 @@ pub async fn run(daemon: Daemon) -> anyhow::Result<()> {
     let mut hangup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
     let watchdog_every = notifier.watchdog_interval();
     let mut watchdog = tokio::time::interval(watchdog_every.unwrap_or(Duration::from_secs(3600)));
+    // The watchdog device (self-fencing), beside systemd's WATCHDOG_USEC above.
+    let mut feeder = super::watchdog::Feeder::from_config(&config, node_config.fencing, &logger)?;
 
     let now = Instant::now();
     let mut state = Loop {
@@ -184,6 +186,7 @@ pub async fn run(daemon: Daemon) -> anyhow::Result<()> {
             }
         };
         let mut signalled = None;
+        let feed_at = feeder.as_ref().and_then(|f| f.next_poll(Instant::now()));
         tokio::select! {
             output = outputs.recv() => match output {
                 Some(output) => state.link_output(output),
@@ -215,6 +218,11 @@ pub async fn run(daemon: Daemon) -> anyhow::Result<()> {
             }
             _ = watchdog.tick(), if watchdog_every.is_some() => {
                 let _ = state.notifier.watchdog();
+            }
+            () = super::watchdog::sleep_until(feed_at) => {
+                if let Some(feeder) = feeder.as_mut() {
+                    feeder.tick(Instant::now(), &state.node, &state.logger);
+                }
             }
             _ = terminate.recv() => signalled = Some("SIGTERM"),
             _ = interrupt.recv() => signalled = Some("SIGINT"),
@@ -256,6 +264,10 @@ pub async fn run(daemon: Daemon) -> anyhow::Result<()> {
     // Stop: whatever still runs here (nothing after a clean leave) is
     // stopped directly.
     state.logger.notice(&format!("{stop_reason}; stopping"));
+    // A clean stop disarms the watchdog; a failed daemon leaves it armed.
+    if let Some(feeder) = feeder.take().filter(|_| !link_failed) {
+        feeder.stop(&state.logger);
+    }
     let _ = state.notifier.stopping();
     server.abort();
     let _ = server.await; // drops the socket: its file is removed
@@ -328,7 +340,10 @@ impl Loop {
             };
             self.logger
                 .notice(&format!("fencing {}{how}", request.node));
-            self.fencer.fence(&request.node, request.action);
+            if let Some(todo) = self.fencer.fence(&request.node, request.action) {
+                let data = json!({"node": request.node});
+                self.record("manual_fence_needed", todo, data, Level::Warning);
+            }
         }
         while let Some(op) = self.node.poll_op() {
             if self.logger.enabled(Level::Debug) {
@@ -518,6 +533,10 @@ impl Loop {
                 .notice(&format!("operator request: {request:?}"));
         }
         let mut reply = Reply::from(self.node.handle_admin(Instant::now(), admin));
+        if let (Request::FenceConfirm { node }, Reply::Accepted { .. }) = (request, &reply) {
+            // A manual fencing waiting for this is over.
+            self.fencer.finished(node);
+        }
         if let Reply::Status(report) = &mut reply {
             report.daemon = DaemonInfo {
                 pid: std::process::id(),
@@ -542,6 +561,8 @@ impl Loop {
             Event::FenceScheduled { .. } => ("fence_scheduled", Level::Notice),
             Event::FenceRaceYielded { .. } => ("fence_race_yielded", Level::Warning),
             Event::Fenced { .. } => ("fenced", Level::Notice),
+            Event::FenceConfirmedByOperator(_) => ("fence_confirmed_by_operator", Level::Warning),
+            Event::SelfFenced { .. } => ("self_fenced", Level::Notice),
             Event::RecoveryWithoutFencing(_) => ("recovery_without_fencing", Level::Warning),
             Event::WaitingForAll(_) => ("waiting_for_all", Level::Warning),
             Event::Transition(_) => ("transition", Level::Info),

@@ -16,7 +16,7 @@ use ironbeat_link::proto::ping::{PingConfig, PingTarget};
 use sha2::{Digest, Sha256};
 
 use crate::cli::exit::Fault;
-use crate::cli::stonith::{node_device, NodeDevice, Source};
+use crate::cli::stonith::{node_levels, NodeDevice, Source};
 use crate::config::{Config, Location};
 
 /// The timeout of operations the configuration gives none (Pacemaker's).
@@ -25,8 +25,9 @@ pub const DEFAULT_OP_TIMEOUT: Duration = Duration::from_secs(20);
 /// Where the daemon's fence devices come from, resolved at start.
 #[derive(Debug, Default)]
 pub struct FenceDevices {
-    /// Each peer's device, by peer name.
-    pub devices: BTreeMap<String, NodeDevice>,
+    /// Each peer's fencing levels (each a list of devices that must all
+    /// succeed), by peer name.
+    pub devices: BTreeMap<String, Vec<Vec<NodeDevice>>>,
     /// Peers no device covers.
     pub uncovered: Vec<String>,
 }
@@ -42,7 +43,7 @@ impl FenceDevices {
             let device = match source {
                 // ha.cf's stonith_host lines compare names in lower case,
                 // as cluster-glue does.
-                Some(source) => match node_device(
+                Some(source) => match node_levels(
                     source,
                     &config.local_node.to_lowercase(),
                     &peer.to_lowercase(),
@@ -108,6 +109,11 @@ pub fn node_config(
         initdead: config.timing.initdead,
         clean_start: true,
         priority_fencing_delay: priority_fencing_delay.unwrap_or(DEFAULT_PRIORITY_FENCING_DELAY),
+        // Watchdog-only fencing (config check refuses it for two nodes):
+        // with a watchdog and no device, a lost node counts as fenced once
+        // its watchdog must have reset it.
+        watchdog_fencing: (!fencing && config.heartbeat.watchdog.is_some())
+            .then(|| crate::config::stonith_watchdog_timeout(&config.heartbeat)),
         connectivity_grace: has_ping_nodes(config)
             .then(|| deadping(config).saturating_add(config.timing.keepalive)),
         default_op_timeout: DEFAULT_OP_TIMEOUT,

@@ -58,6 +58,9 @@ pub struct HaConfig {
     pub auto_failback: bool,
     /// A `stonith_host` line per node for its lab BMC (IPMI, lanplus).
     pub fencing: bool,
+    /// One `stonith_host * meatware NODES…` line: fencing by hand, an
+    /// operator confirms with `ironbeat fence confirm NODE`.
+    pub manual_fencing: bool,
     /// The `haresources` lines; `None`: `node1 IPaddr2::<VIP>/24/eth0`.
     pub haresources: Option<String>,
 }
@@ -75,6 +78,7 @@ impl HaConfig {
             links: Links::UCAST,
             auto_failback: true,
             fencing: false,
+            manual_fencing: false,
             haresources: None,
         }
     }
@@ -145,6 +149,10 @@ impl HaConfig {
                     pass.display()
                 );
             }
+        }
+        if self.manual_fencing {
+            let names: Vec<&str> = lab.nodes().iter().map(|n| n.name()).collect();
+            let _ = writeln!(cf, "stonith_host * meatware {}", names.join(" "));
         }
         Ok(cf)
     }

@@ -73,6 +73,8 @@ pub struct Options {
     pub resources: Resources,
     /// Every node pings the client's LAN address (its "gateway"; haresources only).
     pub ping_gateway: bool,
+    /// Fencing by hand (`stonith_host * meatware …`; haresources only).
+    pub manual_fencing: bool,
 }
 
 impl Options {
@@ -85,6 +87,7 @@ impl Options {
             preferred: 1,
             resources: Resources::HaResources,
             ping_gateway: false,
+            manual_fencing: false,
         }
     }
 }
@@ -253,6 +256,7 @@ impl Cluster {
                 };
                 config.auto_failback = options.auto_failback;
                 config.fencing = options.fencing;
+                config.manual_fencing = options.manual_fencing;
                 config.haresources = Some(format!(
                     "node{} IPaddr2::{vip}/24/eth0\n",
                     options.preferred

@@ -51,6 +51,8 @@ pub struct Setup {
     pub devices: bool,
     /// Ping nodes: the pinger's verdict time (`NodeConfig::connectivity_grace`).
     pub connectivity_grace: Option<Duration>,
+    /// Watchdog-only fencing (`NodeConfig::watchdog_fencing`).
+    pub watchdog_fencing: Option<Duration>,
 }
 
 impl Setup {
@@ -68,6 +70,7 @@ impl Setup {
             requires: None,
             devices: false,
             connectivity_grace: None,
+            watchdog_fencing: None,
         }
     }
 
@@ -162,6 +165,7 @@ impl Setup {
             clean_start: true,
             priority_fencing_delay: Duration::from_secs(3),
             connectivity_grace: self.connectivity_grace,
+            watchdog_fencing: self.watchdog_fencing,
             default_op_timeout: Duration::from_secs(5),
             incarnation,
             unix_time_at_start: 1_800_000_000,
@@ -195,6 +199,8 @@ enum Work {
         incarnation: u64,
         target: String,
     },
+    /// A killed node's watchdog resets its machine (watchdog fencing).
+    WatchdogReset { target: String },
 }
 
 struct Monitor {
@@ -253,6 +259,8 @@ pub struct Sim {
     /// Fencing reboots: the node powers on and its daemon starts again at
     /// once, and the fencer reports the outcome this long after.
     pub fence_reboots: Option<Duration>,
+    /// Watchdog fencing: a killed daemon's machine resets this long after.
+    pub watchdog_reset: Option<Duration>,
     /// What the test did, for the dump.
     pub actions: Vec<(Duration, String)>,
     last_delivery: BTreeMap<(String, String), Instant>,
@@ -264,6 +272,7 @@ pub const RETRANSMIT: Duration = Duration::from_millis(100);
 impl Sim {
     pub fn new(setup: Setup) -> Sim {
         let now = Instant::now();
+        let watchdog_reset = setup.watchdog_fencing.map(|w| w / 2);
         let mut running = BTreeMap::new();
         for n in &setup.names {
             running.insert(n.clone(), BTreeSet::new());
@@ -297,6 +306,7 @@ impl Sim {
             actions: Vec::new(),
             hang_next_start: false,
             fence_reboots: None,
+            watchdog_reset,
             last_delivery: BTreeMap::new(),
         }
     }
@@ -336,6 +346,15 @@ impl Sim {
         self.daemons.insert(name.to_string(), None);
         self.monitors.remove(name);
         self.lost.insert(name.to_string());
+        if let Some(after) = self.watchdog_reset {
+            let at = self.now + after;
+            self.push(
+                at,
+                Work::WatchdogReset {
+                    target: name.to_string(),
+                },
+            );
+        }
     }
 
     /// Starts a clean shutdown of a node's daemon (`Node::leave`).
@@ -693,6 +712,15 @@ impl Sim {
                     self.node(&by)
                         .handle_fence_result(now, &target, FenceOutcome::Confirmed);
                     self.drain(&by);
+                }
+            }
+            Work::WatchdogReset { target } => {
+                if self.daemons.get(&target).is_some_and(Option::is_none) {
+                    self.actions
+                        .push((self.elapsed(), format!("watchdog reset {target}")));
+                    self.powered.remove(&target);
+                    self.running.get_mut(&target).expect("node").clear();
+                    self.lost.remove(&target);
                 }
             }
             Work::FenceConfirm {

@@ -2,9 +2,14 @@
 //!
 //! - [`client`]: one fence request against a BMC over IPMI-over-LAN.
 //! - [`bmc`]: the BMC responder served on a UDP socket.
+//! - [`redfish`]: one Redfish fence request over TCP + TLS (rustls, ring).
+//! - [`snmp`]: one APC PDU fence request over SNMP (snmp2's tokio session).
 
 pub mod bmc;
 pub mod client;
+pub mod external;
+pub mod redfish;
+pub mod snmp;
 
 use std::io::Read;
 

@@ -387,6 +387,18 @@ fn done(outcome: ironbeat_fence::ipmi::client::Outcome) -> Done {
 pub enum Target {
     /// A BMC over IPMI-over-LAN.
     Ipmi(Bmc),
+    /// Fencing by hand: an operator powers these nodes off and confirms it
+    /// (`ironbeat fence confirm NODE`); nothing can be run or verified here.
+    Manual {
+        /// The nodes, lower-cased.
+        hosts: Vec<String>,
+    },
+    /// A cluster-glue `external/*` plugin or a fence-agents `fence_*` agent.
+    External(super::external::ExternalTarget),
+    /// A BMC over Redfish (iLO, iDRAC, any Redfish service).
+    Redfish(super::redfish::RedfishTarget),
+    /// An APC switched PDU over SNMP: the node's outlet(s).
+    Apc(super::apc::ApcTarget),
 }
 
 impl Target {
@@ -394,6 +406,10 @@ impl Target {
     pub fn describe(&self) -> String {
         match self {
             Target::Ipmi(bmc) => format!("BMC {}:{} (IPMI)", bmc.host, bmc.port),
+            Target::Manual { .. } => "an operator (manual fencing)".to_string(),
+            Target::External(t) => t.describe(),
+            Target::Redfish(t) => t.describe(),
+            Target::Apc(t) => t.describe(),
         }
     }
 
@@ -401,6 +417,10 @@ impl Target {
     pub fn timeout(&self) -> Option<Duration> {
         match self {
             Target::Ipmi(bmc) => bmc.timeout,
+            Target::Manual { .. } => None,
+            Target::External(t) => Some(t.timeout),
+            Target::Redfish(t) => Some(t.timeout),
+            Target::Apc(t) => Some(t.timeout),
         }
     }
 
@@ -408,6 +428,7 @@ impl Target {
     pub fn bmc(&self) -> Option<&Bmc> {
         match self {
             Target::Ipmi(bmc) => Some(bmc),
+            _ => None,
         }
     }
 
@@ -415,6 +436,7 @@ impl Target {
     pub fn bmc_mut(&mut self) -> Option<&mut Bmc> {
         match self {
             Target::Ipmi(bmc) => Some(bmc),
+            _ => None,
         }
     }
 }
@@ -425,6 +447,10 @@ impl Target {
 pub fn execute_target(target: &Target, action: Action, verbose: bool) -> Result<Done, FenceError> {
     match target {
         Target::Ipmi(bmc) => execute(bmc, action, verbose),
+        Target::Manual { hosts } => Err(manual_refusal(hosts, action)),
+        Target::External(t) => super::external::execute(t, action, verbose),
+        Target::Redfish(t) => super::redfish::execute(t, action, verbose),
+        Target::Apc(t) => super::apc::execute(t, action, verbose),
     }
 }
 
@@ -432,7 +458,23 @@ pub fn execute_target(target: &Target, action: Action, verbose: bool) -> Result<
 pub async fn execute_target_async(target: &Target, action: Action) -> Result<Done, FenceError> {
     match target {
         Target::Ipmi(bmc) => execute_async(bmc, action).await,
+        Target::Manual { hosts } => Err(manual_refusal(hosts, action)),
+        Target::External(t) => super::external::execute_async(t, action).await,
+        Target::Redfish(t) => super::redfish::execute_async(t, action).await,
+        Target::Apc(t) => super::apc::execute_async(t, action).await,
     }
+}
+
+/// Why a manual device cannot be run: only an operator can do it.
+fn manual_refusal(hosts: &[String], action: Action) -> FenceError {
+    FenceError::new(
+        ironbeat_fence::ErrorKind::Config,
+        format!(
+            "manual fencing ({}): nothing here can {action} these nodes or see their power; \
+             do it by hand, then run `ironbeat fence confirm NODE` on a cluster node",
+            hosts.join(", ")
+        ),
+    )
 }
 
 /// Escapes text for XML character data and attribute values.
