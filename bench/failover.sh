@@ -16,7 +16,8 @@
 #                  (default: all but heartbeat-100ms). The fenced rows fence
 #                  through the lab's BMCs (a fenced node reboots in 3 s);
 #                  -nodelay runs the daemon with --priority-fencing-delay 0s
-#   --faults LIST  kill9,linkdown (default both)
+#   --faults LIST  kill9,linkdown (default both; the fenced rows only kill9,
+#                  see BENCHMARKS.md)
 #   --settle SECS  quiet time before each fault once node1 answers (default 4)
 #   --soak SECS    instead of trials: hold the VIP for SECS with every core
 #                  loaded by stress-ng; count false failovers (the target run
