@@ -33,6 +33,7 @@
 //! `-l`, `-n`, `-m`, `-L` and the short form's `status` print on stdout.
 //! Passwords never appear in any output.
 
+pub mod agent_input;
 pub mod apc;
 pub mod args;
 pub mod device;

@@ -22,9 +22,8 @@ use ironbeat_fence::snmp::{
 };
 use ironbeat_fence::Error as FenceError;
 
-use super::device::{
-    parse_bool, parse_port, run_password_script, xml_escape, Done, Problem, Secret, Target,
-};
+use super::agent_input::{self, o, AgentInput, AgentOpt, AgentSpec};
+use super::device::{parse_port, run_password_script, xml_escape, Done, Problem, Secret, Target};
 use super::{codes, DeviceType, Failure, Key, Params, Request, ResetKind, Settings, Switches};
 use crate::cli::exit::{self, Fault};
 use crate::config::fence_apc::{snmp_version, ApcDevice, SNMP_PORT};
@@ -477,30 +476,6 @@ pub fn node_settings_from_ha_cf(
 /// The agent names served here.
 pub const AGENTS: &[&str] = &["fence_ironbeat_apc", "fence_ironbeat_apc_snmp"];
 
-struct AgentOpt {
-    name: &'static str,
-    long: &'static str,
-    short: Option<char>,
-    value: bool,
-    desc: &'static str,
-}
-
-const fn o(
-    name: &'static str,
-    long: &'static str,
-    short: Option<char>,
-    value: bool,
-    desc: &'static str,
-) -> AgentOpt {
-    AgentOpt {
-        name,
-        long,
-        short,
-        value,
-        desc,
-    }
-}
-
 /// fence_apc_snmp's options (4.12), plus ours: credentials_file, apc_profile, timeout.
 const AGENT_OPTS: &[AgentOpt] = &[
     o("action", "action", Some('o'), true, "Fencing action (on, off, reboot, status, list, list-status, monitor, metadata, validate-all)"),
@@ -549,100 +524,20 @@ fn agent_opt(key: &str) -> Option<&'static AgentOpt> {
     AGENT_OPTS.iter().find(|o| o.name == k)
 }
 
-#[derive(Debug, Default)]
-struct AgentInput {
-    values: Vec<(&'static str, String)>,
-    warnings: Vec<String>,
+/// This agent's options and aliases, for [`agent_input`](super::agent_input).
+const SPEC: AgentSpec = AgentSpec {
+    opts: AGENT_OPTS,
+    lookup: agent_opt,
+};
+
+#[cfg(test)]
+fn input_lines(text: &str) -> AgentInput {
+    AgentInput::from_lines(text, &SPEC)
 }
 
-impl AgentInput {
-    fn set(&mut self, name: &'static str, value: String) {
-        self.values.retain(|(n, _)| *n != name);
-        self.values.push((name, value));
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.values
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn flag(&self, name: &str) -> bool {
-        self.get(name)
-            .is_some_and(|v| parse_bool(v).unwrap_or(true))
-    }
-
-    fn from_lines(text: &str) -> Self {
-        let mut input = AgentInput::default();
-        for line in text.lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (k, v) = line.split_once('=').unwrap_or((line, "1"));
-            let v = v.trim().trim_matches('"').trim_matches('\'').to_string();
-            match agent_opt(k) {
-                Some(o) => input.set(o.name, v),
-                None if k.trim() == "nodename" => {}
-                // The line itself is not shown: it may hold a secret.
-                None => input.warnings.push(format!(
-                    "Parse error: Ignoring unknown option '{}'",
-                    k.trim().chars().take(40).collect::<String>()
-                )),
-            }
-        }
-        input
-    }
-
-    fn from_args(args: &[String]) -> Result<Self, Problem> {
-        let mut input = AgentInput::default();
-        let mut i = 0;
-        while i < args.len() {
-            let a = &args[i];
-            i += 1;
-            let (opt, inline) = if let Some(long) = a.strip_prefix("--") {
-                let (k, v) = match long.split_once('=') {
-                    Some((k, v)) => (k, Some(v.to_string())),
-                    None => (long, None),
-                };
-                let opt = AGENT_OPTS
-                    .iter()
-                    .find(|o| o.long == k)
-                    .or_else(|| agent_opt(k))
-                    .ok_or_else(|| Problem::usage(format!("--{k}: option not recognized")))?;
-                (opt, v)
-            } else if let Some(short) = a.strip_prefix('-').filter(|s| !s.is_empty()) {
-                let c = short.chars().next().unwrap_or('?');
-                let opt = AGENT_OPTS
-                    .iter()
-                    .find(|o| o.short == Some(c))
-                    .ok_or_else(|| Problem::usage(format!("-{c}: option not recognized")))?;
-                let rest = &short[c.len_utf8()..];
-                (opt, (!rest.is_empty()).then(|| rest.to_string()))
-            } else {
-                return Err(Problem::usage(
-                    "unexpected argument (options start with - or --)",
-                ));
-            };
-            let value = if opt.value {
-                match inline {
-                    Some(v) => v,
-                    None => {
-                        let v = args.get(i).cloned().ok_or_else(|| {
-                            Problem::usage(format!("option --{} requires a value", opt.long))
-                        })?;
-                        i += 1;
-                        v
-                    }
-                }
-            } else {
-                inline.unwrap_or_else(|| "1".to_string())
-            };
-            input.set(opt.name, value);
-        }
-        Ok(input)
-    }
+#[cfg(test)]
+fn input_args(args: &[String]) -> Result<AgentInput, Problem> {
+    AgentInput::from_args(args, &SPEC)
 }
 
 fn seconds(input: &AgentInput, name: &str) -> Result<Option<Duration>, Problem> {
@@ -828,23 +723,9 @@ pub fn metadata(program: &str) -> String {
 
 /// Runs one fence-agents invocation as `program`; returns the exit code.
 pub fn agent_run(program: &str, args: &[String], stdin: impl Read) -> u8 {
-    let input = if args.is_empty() {
-        let mut bytes = Vec::new();
-        let mut stdin = stdin;
-        if let Err(e) = stdin.read_to_end(&mut bytes) {
-            eprintln!("Failed: cannot read stdin: {e}");
-            return exit::fence_agent_fault_code(Fault::Usage);
-        }
-        AgentInput::from_lines(&String::from_utf8_lossy(&bytes))
-    } else {
-        match AgentInput::from_args(args) {
-            Ok(i) => i,
-            Err(p) => {
-                eprintln!("{}", p.message);
-                eprintln!("Please use '-h' for usage");
-                return exit::fence_agent_fault_code(p.fault);
-            }
-        }
+    let input = match agent_input::read(args, stdin, &SPEC) {
+        Ok(input) => input,
+        Err(code) => return code,
     };
     let quiet = input.flag("quiet");
     let say = |text: &str| {
@@ -856,18 +737,7 @@ pub fn agent_run(program: &str, args: &[String], stdin: impl Read) -> u8 {
         say(w);
     }
     if input.flag("help") {
-        let mut text = format!("Usage:\n\t{program} [options]\nOptions:\n");
-        for o in AGENT_OPTS {
-            let _ = writeln!(
-                text,
-                "   {}--{}{}\t{}",
-                o.short.map(|c| format!("-{c}, ")).unwrap_or_default(),
-                o.long,
-                if o.value { "=[value]" } else { "" },
-                o.desc
-            );
-        }
-        print!("{text}");
+        print!("{}", agent_input::help(program, &SPEC));
         return exit::fence_agent::SUCCESS;
     }
     if input.flag("version") {
@@ -969,8 +839,8 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let a = check(&AgentInput::from_args(&args).unwrap()).unwrap();
-        let b = check(&AgentInput::from_lines(
+        let a = check(&input_args(&args).unwrap()).unwrap();
+        let b = check(&input_lines(
             "ip=198.18.2.10\nipport=16161\ncommunity=s3cret\nsnmp_version=2c\nport=node2\naction=off\nnodename=n1\n",
         ))
         .unwrap();
@@ -979,26 +849,26 @@ mod tests {
         assert_eq!(a.target.outlet, Some(Outlet::Name("node2".into())));
         assert!(!format!("{:?}", a.target).contains("s3cret"));
         assert!(!a.target.describe().contains("s3cret"));
-        let v3 = check(&AgentInput::from_lines(
+        let v3 = check(&input_lines(
             "ip=x\nsnmp_version=3\nusername=fenceuser\npassword=fenceauth1\nsnmp_auth_prot=MD5\n\
              snmp_sec_level=authPriv\nsnmp_priv_prot=DES\nsnmp_priv_passwd=fencepriv1\nplug=3\naction=status",
         ))
         .unwrap();
         assert!(matches!(v3.target.version, Version::V3(_)));
         assert!(
-            check(&AgentInput::from_lines("ip=x\nsnmp_version=3\nplug=1")).is_err(),
+            check(&input_lines("ip=x\nsnmp_version=3\nplug=1")).is_err(),
             "v3 without a user"
         );
         assert!(
-            check(&AgentInput::from_lines("ip=x\naction=off")).is_err(),
+            check(&input_lines("ip=x\naction=off")).is_err(),
             "off without a plug"
         );
-        assert!(check(&AgentInput::from_lines("ip=x\naction=list")).is_ok());
-        assert!(check(&AgentInput::from_lines(
+        assert!(check(&input_lines("ip=x\naction=list")).is_ok());
+        assert!(check(&input_lines(
             "ip=x\nsnmp_version=1\nsnmp_priv_prot=AES\nplug=1"
         ))
         .is_err());
-        let unknown = AgentInput::from_lines("ip=x\nsecret_thing=hunter2\n");
+        let unknown = input_lines("ip=x\nsecret_thing=hunter2\n");
         assert!(unknown.warnings.iter().all(|w| !w.contains("hunter2")));
         assert!(metadata("fence_ironbeat_apc").contains("snmp_priv_passwd"));
     }

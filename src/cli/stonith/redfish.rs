@@ -19,12 +19,13 @@ use ironbeat_fence::power::Action;
 use ironbeat_fence::redfish::{Auth, Config, Outcome, Vendor};
 use ironbeat_fence::Error as FenceError;
 
+use super::agent_input::{self, o, AgentInput, AgentOpt, AgentSpec};
 use super::device::{
     parse_bool, parse_port, read_password_file, run_password_script, xml_escape, Done, Problem,
     Secret, Target,
 };
 use super::{DeviceType, Key, Params, Settings};
-use crate::cli::exit::{self, Fault};
+use crate::cli::exit;
 use crate::config::fence_redfish::{
     check_systems_uri, parse_auth, tls_mode, RedfishDevice, TlsKeys,
 };
@@ -270,31 +271,6 @@ pub const AGENTS: &[(&str, Vendor)] = &[
     ("fence_ironbeat_idrac", Vendor::Idrac),
 ];
 
-/// One option: stdin name, long option, short letter, takes a value, description.
-struct AgentOpt {
-    name: &'static str,
-    long: &'static str,
-    short: Option<char>,
-    value: bool,
-    desc: &'static str,
-}
-
-const fn o(
-    name: &'static str,
-    long: &'static str,
-    short: Option<char>,
-    value: bool,
-    desc: &'static str,
-) -> AgentOpt {
-    AgentOpt {
-        name,
-        long,
-        short,
-        value,
-        desc,
-    }
-}
-
 /// fence_redfish's options (4.12), plus ours: ssl_ca, ssl_fingerprint, auth, timeout.
 const AGENT_OPTS: &[AgentOpt] = &[
     o(
@@ -480,96 +456,20 @@ fn agent_opt(key: &str) -> Option<&'static AgentOpt> {
 }
 
 /// The options given (names canonical), and warnings about unknown names.
-#[derive(Debug, Default)]
-struct AgentInput {
-    values: Vec<(&'static str, String)>,
-    warnings: Vec<String>,
+/// This agent's options and aliases, for [`agent_input`](super::agent_input).
+const SPEC: AgentSpec = AgentSpec {
+    opts: AGENT_OPTS,
+    lookup: agent_opt,
+};
+
+#[cfg(test)]
+fn input_lines(text: &str) -> AgentInput {
+    AgentInput::from_lines(text, &SPEC)
 }
 
-impl AgentInput {
-    fn set(&mut self, name: &'static str, value: String) {
-        self.values.retain(|(n, _)| *n != name);
-        self.values.push((name, value));
-    }
-
-    fn get(&self, name: &str) -> Option<&str> {
-        self.values
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn flag(&self, name: &str) -> bool {
-        self.get(name)
-            .is_some_and(|v| parse_bool(v).unwrap_or(true))
-    }
-
-    fn from_lines(text: &str) -> Self {
-        let mut input = AgentInput::default();
-        for line in text.lines() {
-            let line = line.trim();
-            if line.is_empty() || line.starts_with('#') {
-                continue;
-            }
-            let (k, v) = line.split_once('=').unwrap_or((line, "1"));
-            let v = v.trim().trim_matches('"').trim_matches('\'').to_string();
-            match agent_opt(k.trim()) {
-                Some(o) => input.set(o.name, v),
-                None if k.trim() == "nodename" => {}
-                None => input
-                    .warnings
-                    .push(format!("Parse error: Ignoring unknown option '{line}'")),
-            }
-        }
-        input
-    }
-
-    fn from_args(args: &[String]) -> Result<Self, Problem> {
-        let mut input = AgentInput::default();
-        let mut i = 0;
-        while i < args.len() {
-            let a = &args[i];
-            i += 1;
-            let (opt, inline) = if let Some(long) = a.strip_prefix("--") {
-                let (k, v) = match long.split_once('=') {
-                    Some((k, v)) => (k, Some(v.to_string())),
-                    None => (long, None),
-                };
-                let opt = AGENT_OPTS
-                    .iter()
-                    .find(|o| o.long == k)
-                    .or_else(|| agent_opt(k))
-                    .ok_or_else(|| Problem::usage(format!("{a}: option not recognized")))?;
-                (opt, v)
-            } else if let Some(short) = a.strip_prefix('-').filter(|s| !s.is_empty()) {
-                let c = short.chars().next().unwrap_or('?');
-                let opt = AGENT_OPTS
-                    .iter()
-                    .find(|o| o.short == Some(c))
-                    .ok_or_else(|| Problem::usage(format!("-{c}: option not recognized")))?;
-                let rest = &short[c.len_utf8()..];
-                (opt, (!rest.is_empty()).then(|| rest.to_string()))
-            } else {
-                return Err(Problem::usage(format!("{a}: unexpected argument")));
-            };
-            let value = if opt.value {
-                match inline {
-                    Some(v) => v,
-                    None => {
-                        let v = args.get(i).cloned().ok_or_else(|| {
-                            Problem::usage(format!("option --{} requires a value", opt.long))
-                        })?;
-                        i += 1;
-                        v
-                    }
-                }
-            } else {
-                inline.unwrap_or_else(|| "1".to_string())
-            };
-            input.set(opt.name, value);
-        }
-        Ok(input)
-    }
+#[cfg(test)]
+fn input_args(args: &[String]) -> Result<AgentInput, Problem> {
+    AgentInput::from_args(args, &SPEC)
 }
 
 fn seconds(input: &AgentInput, name: &str) -> Result<Option<Duration>, Problem> {
@@ -750,23 +650,9 @@ pub fn agent_run(program: &str, args: &[String], stdin: impl Read) -> u8 {
         .iter()
         .find(|(n, _)| *n == program)
         .map_or(Vendor::Generic, |(_, v)| *v);
-    let input = if args.is_empty() {
-        let mut bytes = Vec::new();
-        let mut stdin = stdin;
-        if let Err(e) = stdin.read_to_end(&mut bytes) {
-            eprintln!("Failed: cannot read stdin: {e}");
-            return exit::fence_agent_fault_code(Fault::Usage);
-        }
-        AgentInput::from_lines(&String::from_utf8_lossy(&bytes))
-    } else {
-        match AgentInput::from_args(args) {
-            Ok(i) => i,
-            Err(p) => {
-                eprintln!("{}", p.message);
-                eprintln!("Please use '-h' for usage");
-                return exit::fence_agent_fault_code(p.fault);
-            }
-        }
+    let input = match agent_input::read(args, stdin, &SPEC) {
+        Ok(input) => input,
+        Err(code) => return code,
     };
     let quiet = input.flag("quiet");
     let say = |text: &str| {
@@ -778,18 +664,7 @@ pub fn agent_run(program: &str, args: &[String], stdin: impl Read) -> u8 {
         say(w);
     }
     if input.flag("help") {
-        let mut text = format!("Usage:\n\t{program} [options]\nOptions:\n");
-        for o in AGENT_OPTS {
-            let _ = writeln!(
-                text,
-                "   {}--{}{}\t{}",
-                o.short.map(|c| format!("-{c}, ")).unwrap_or_default(),
-                o.long,
-                if o.value { "=[value]" } else { "" },
-                o.desc
-            );
-        }
-        print!("{text}");
+        print!("{}", agent_input::help(program, &SPEC));
         return exit::fence_agent::SUCCESS;
     }
     if input.flag("version") {
@@ -883,9 +758,9 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let a = check(&AgentInput::from_args(&args).unwrap(), Vendor::Generic).unwrap();
+        let a = check(&input_args(&args).unwrap(), Vendor::Generic).unwrap();
         let b = check(
-            &AgentInput::from_lines(
+            &input_lines(
                 "ip=198.18.3.10\nipport=8443\nlogin=Administrator\npasswd=s3cret\nssl_insecure=1\n\
                  systems_uri=/redfish/v1/Systems/1\naction=off\nnodename=n1\n",
             ),
@@ -899,12 +774,11 @@ mod tests {
             (8443, TlsMode::Insecure)
         );
         assert!(!format!("{:?}", a.target).contains("s3cret"));
-        assert!(AgentInput::from_args(&["--bogus".to_string()]).is_err());
-        let x =
-            AgentInput::from_lines("ip=x\nusername=u\npassword=p\nssl_ca=a.pem\nssl_insecure=1\n");
+        assert!(input_args(&["--bogus".to_string()]).is_err());
+        let x = input_lines("ip=x\nusername=u\npassword=p\nssl_ca=a.pem\nssl_insecure=1\n");
         assert!(check(&x, Vendor::Ilo).is_err(), "two TLS modes");
         let ilo = check(
-            &AgentInput::from_lines("ip=x\nusername=u\npassword=p\naction=status"),
+            &input_lines("ip=x\nusername=u\npassword=p\naction=status"),
             Vendor::Ilo,
         )
         .unwrap();
