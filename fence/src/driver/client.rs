@@ -55,11 +55,7 @@ pub async fn run(request: FenceRequest) -> Result<Outcome, Error> {
 
 /// Runs `request` on a new single-threaded runtime (for synchronous callers).
 pub fn run_blocking(request: FenceRequest) -> Result<Outcome, Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the I/O runtime", e))?;
-    runtime.block_on(run(request))
+    super::block_on(run(request))?
 }
 
 /// Runs `request`, handing every event to `on_event` as it happens.

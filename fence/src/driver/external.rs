@@ -294,7 +294,7 @@ pub fn fence_blocking(
     request: Fence,
     trace: impl FnMut(&str),
 ) -> Result<Outcome, Error> {
-    runtime()?.block_on(fence_with_trace(program, request, trace))
+    super::block_on(fence_with_trace(program, request, trace))?
 }
 
 /// Asks `device` an information question, within `budget`.
@@ -327,14 +327,7 @@ pub fn query_blocking(
     what: Query,
     budget: Duration,
 ) -> Result<Answer, Error> {
-    runtime()?.block_on(query(program, device, what, budget))
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the I/O runtime", e))
+    super::block_on(query(program, device, what, budget))?
 }
 
 fn describe(label: &str, inv: &Invocation) -> String {

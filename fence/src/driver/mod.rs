@@ -11,9 +11,20 @@ pub mod external;
 pub mod redfish;
 pub mod snmp;
 
+use std::future::Future;
 use std::io::Read;
 
 use crate::Error;
+
+/// Runs `request` to completion on a single-threaded runtime of its own:
+/// the blocking entry points of the command-line tools.
+pub fn block_on<F: Future>(request: F) -> Result<F::Output, Error> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::io("starting the I/O runtime", e))?;
+    Ok(runtime.block_on(request))
+}
 
 /// 32 bytes from the kernel's CSPRNG, the seed of a client's or a BMC's
 /// random numbers (session IDs, RAKP random numbers, AES IVs).

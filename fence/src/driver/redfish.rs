@@ -141,11 +141,7 @@ pub async fn run(request: RedfishRequest) -> Result<Outcome, Error> {
 
 /// Runs `request` on a new single-threaded runtime (for synchronous callers).
 pub fn run_blocking(request: RedfishRequest) -> Result<Outcome, Error> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .map_err(|e| Error::io("starting the I/O runtime", e))?;
-    runtime.block_on(run(request))
+    super::block_on(run(request))?
 }
 
 trait Stream: AsyncRead + AsyncWrite + Unpin + Send {}
