@@ -913,6 +913,40 @@ fn native_config_against_ipmi_sim() {
     );
     assert!(lab.power_on());
 
+    // Fencing levels: a manual level first (nothing here can run it), then
+    // the BMC. -H runs them in order, as the daemon does.
+    let text = std::fs::read_to_string(config).unwrap();
+    let leveled = scratch.write(
+        "leveled.toml",
+        &format!(
+            "{text}[[fence.device]]\nname = \"hands\"\ntype = \"manual\"\n\
+             nodes = [\"node2\"]\n[[fence.level]]\nnode = \"node2\"\n\
+             devices = [\"hands\"]\n[[fence.level]]\nnode = \"node2\"\n\
+             devices = [\"node2-bmc\"]\n"
+        ),
+    );
+    let leveled = leveled.to_str().unwrap();
+    let before = lab.events().len();
+    let out = in_lab(
+        &lab,
+        &fence_cli::owned(&["--config", leveled, "-H", "node2", "reset"]),
+    );
+    out.expect(S_OK);
+    assert!(
+        out.stderr.contains("node2 fenced by level 2")
+            && out
+                .stderr
+                .contains("after level 1: node2 must be fenced by hand"),
+        "{}",
+        out.stderr
+    );
+    let events = lab.events().split_off(before);
+    assert!(
+        events.iter().any(|e| e.contains("set power 0")),
+        "{events:?}"
+    );
+    assert!(lab.power_on());
+
     // ipmitool still gets in: we left no session behind.
     assert_eq!(lab.ipmitool_power(), "Chassis Power is on");
 }

@@ -1956,6 +1956,28 @@ fn run_short(request: &ShortRequest, switches: Switches) -> Result<u8, Failure> 
             .to_lowercase(),
     };
     let source = request.source.resolve();
+    if let ShortAction::Reset(kind @ (ResetKind::Reset | ResetKind::Off)) = request.action {
+        let levels = node_levels(&source, &local, &request.node)?;
+        if levels.len() > 1 || levels.iter().any(|l| l.len() > 1) {
+            // Fencing levels: tried in order, as the daemon does.
+            let action = match kind {
+                ResetKind::Off => ironbeat_crm::model::FenceAction::Off,
+                _ => ironbeat_crm::model::FenceAction::Reboot,
+            };
+            return match crate::daemon::fencer::fence_now(&request.node, levels, action) {
+                Ok(detail) => {
+                    if !switches.silent {
+                        eprintln!("info: {detail}");
+                    }
+                    Ok(codes::S_OK)
+                }
+                Err(detail) => {
+                    eprintln!("ERROR: {detail}");
+                    Ok(codes::S_RESETFAIL)
+                }
+            };
+        }
+    }
     let found = node_device(&source, &local, &request.node)?;
     if let Some(warning) = &found.warning {
         if !switches.silent {

@@ -76,25 +76,9 @@ impl Fencer {
         action: FenceAction,
         results: mpsc::UnboundedSender<Fenced>,
     ) -> Fencer {
-        let device = |d: NodeDevice| Device {
-            action: match action {
-                FenceAction::Off => Action::Off,
-                FenceAction::Reboot => d.settings.reset.action(),
-            },
-            target: Arc::new(d.settings.target),
-            origin: d.origin,
-            delay: d.delay,
-        };
         let plans = levels
             .into_iter()
-            .map(|(node, levels)| {
-                let levels = levels
-                    .into_iter()
-                    .map(|level| level.into_iter().map(device).collect::<Vec<_>>())
-                    .filter(|level: &Vec<Device>| !level.is_empty())
-                    .collect::<Vec<_>>();
-                (node, levels)
-            })
+            .map(|(node, levels)| (node, plan(levels, action)))
             .filter(|(_, levels)| !levels.is_empty())
             .collect();
         Fencer {
@@ -177,6 +161,45 @@ impl Fencer {
     /// The main loop saw the result of `node`'s request.
     pub fn finished(&mut self, node: &str) {
         self.busy.remove(node);
+    }
+}
+
+/// A node's levels as devices doing `action` (empty levels dropped).
+fn plan(levels: Vec<Vec<NodeDevice>>, action: FenceAction) -> Vec<Vec<Device>> {
+    let device = |d: NodeDevice| Device {
+        action: match action {
+            FenceAction::Off => Action::Off,
+            FenceAction::Reboot => d.settings.reset.action(),
+        },
+        target: Arc::new(d.settings.target),
+        origin: d.origin,
+        delay: d.delay,
+    };
+    levels
+        .into_iter()
+        .map(|level| level.into_iter().map(device).collect::<Vec<_>>())
+        .filter(|level| !level.is_empty())
+        .collect()
+}
+
+/// Fences `node` once through its levels, as the daemon would (`stonith
+/// -H NODE reset|off` with several devices): Ok with what was seen, or why
+/// every level failed. Blocking.
+pub fn fence_now(
+    node: &str,
+    levels: Vec<Vec<NodeDevice>>,
+    action: FenceAction,
+) -> Result<String, String> {
+    let plan = plan(levels, action);
+    if plan.is_empty() {
+        return Err(format!("{node} has no fence device"));
+    }
+    let reboot = action == FenceAction::Reboot;
+    let run = run_levels(node, &plan, CoreAction::Configured, reboot, "stonith -H");
+    match ironbeat_fence::driver::block_on(run) {
+        Ok((FenceOutcome::Confirmed, detail)) => Ok(detail),
+        Ok((FenceOutcome::Failed, detail)) => Err(detail),
+        Err(e) => Err(e.to_string()),
     }
 }
 
