@@ -44,13 +44,8 @@ impl FenceRequest {
 /// Runs `request`; with `verbose`, events go to stderr as they happen.
 pub async fn run(request: FenceRequest) -> Result<Outcome, Error> {
     let prefix = format!("ipmi {}:{}", request.host, request.port);
-    let verbose = request.verbose;
-    run_with_events(request, move |e| {
-        if verbose {
-            eprintln!("{prefix} {e}");
-        }
-    })
-    .await
+    let events = super::stderr_events(prefix, request.verbose);
+    run_with_events(request, events).await
 }
 
 /// Runs `request` on a new single-threaded runtime (for synchronous callers).
@@ -66,7 +61,8 @@ pub async fn run_with_events(
     let start = Instant::now();
     request.config.validate()?;
     let budget = request.config.timing.timeout;
-    let addr = resolve(&request.host, request.port, budget).await?;
+    let end = tokio::time::Instant::from_std(start) + budget;
+    let addr = super::resolve("BMC", &request.host, request.port, end).await?;
     let local: SocketAddr = if addr.is_ipv4() {
         (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
     } else {
@@ -147,36 +143,4 @@ fn network_setup_error(addr: SocketAddr, e: io::Error) -> Error {
     } else {
         Error::io(format!("connecting a UDP socket to {addr}"), e)
     }
-}
-
-async fn resolve(host: &str, port: u16, budget: Duration) -> Result<SocketAddr, Error> {
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    let lookup = tokio::net::lookup_host((host, port));
-    let addrs = tokio::time::timeout(budget, lookup)
-        .await
-        .map_err(|_| {
-            Error::new(
-                ErrorKind::Timeout,
-                format!("resolving the BMC's name {host:?} took longer than the request's timeout"),
-            )
-        })?
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Config,
-                format!("cannot resolve the BMC's name {host:?}: {e}; check the host name"),
-            )
-        })?;
-    let all: Vec<SocketAddr> = addrs.collect();
-    all.iter()
-        .find(|a| a.is_ipv4())
-        .or_else(|| all.first())
-        .copied()
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::Config,
-                format!("the BMC's name {host:?} has no address; check the host name"),
-            )
-        })
 }

@@ -11,10 +11,64 @@ pub mod external;
 pub mod redfish;
 pub mod snmp;
 
+use std::fmt::Display;
 use std::future::Future;
 use std::io::Read;
+use std::net::SocketAddr;
 
-use crate::Error;
+use crate::{Error, ErrorKind};
+
+/// The address of `host` (an IP address, bracketed or not, or a name
+/// resolved by the system), preferring IPv4, by `end`. `what` names the
+/// device in messages ("BMC", "PDU").
+pub async fn resolve(
+    what: &str,
+    host: &str,
+    port: u16,
+    end: tokio::time::Instant,
+) -> Result<SocketAddr, Error> {
+    if let Ok(ip) = host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
+        return Ok(SocketAddr::new(ip, port));
+    }
+    let lookup = tokio::net::lookup_host((host, port));
+    let addrs = tokio::time::timeout_at(end, lookup)
+        .await
+        .map_err(|_| {
+            Error::new(
+                ErrorKind::Timeout,
+                format!(
+                    "resolving the {what}'s name {host:?} took longer than the request's timeout"
+                ),
+            )
+        })?
+        .map_err(|e| {
+            Error::new(
+                ErrorKind::Config,
+                format!("cannot resolve the {what}'s name {host:?}: {e}; check the host name"),
+            )
+        })?;
+    let all: Vec<SocketAddr> = addrs.collect();
+    all.iter()
+        .find(|a| a.is_ipv4())
+        .or_else(|| all.first())
+        .copied()
+        .ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                format!("the {what}'s name {host:?} has no address; check the host name"),
+            )
+        })
+}
+
+/// The event handler of a request's `run`: with `verbose`, each event goes
+/// to stderr behind `prefix` (e.g. `ipmi 10.0.0.2:623`) as it happens.
+pub fn stderr_events<E: Display>(prefix: String, verbose: bool) -> impl FnMut(&E) {
+    move |e| {
+        if verbose {
+            eprintln!("{prefix} {e}");
+        }
+    }
+}
 
 /// Runs `request` to completion on a single-threaded runtime of its own:
 /// the blocking entry points of the command-line tools.

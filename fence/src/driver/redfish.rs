@@ -14,7 +14,6 @@
 //! when asked.
 
 use std::fmt;
-use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
@@ -130,13 +129,8 @@ pub fn fingerprint_text(fp: &[u8; 32]) -> String {
 /// Runs `request`; with `verbose`, events go to stderr as they happen.
 pub async fn run(request: RedfishRequest) -> Result<Outcome, Error> {
     let prefix = format!("redfish {}:{}", request.host, request.port);
-    let verbose = request.verbose;
-    run_with_events(request, move |e| {
-        if verbose {
-            eprintln!("{prefix} {e}");
-        }
-    })
-    .await
+    let events = super::stderr_events(prefix, request.verbose);
+    run_with_events(request, events).await
 }
 
 /// Runs `request` on a new single-threaded runtime (for synchronous callers).
@@ -333,7 +327,7 @@ async fn connect(
     on_event: &mut impl FnMut(&Event),
 ) -> Result<Connection, Error> {
     let where_ = format!("{}:{}", request.host, request.port);
-    let addr = resolve(&request.host, request.port, end).await?;
+    let addr = super::resolve("BMC", &request.host, request.port, end).await?;
     let tcp = match tokio::time::timeout_at(end, TcpStream::connect(addr)).await {
         Err(_) => {
             return Err(Error::new(
@@ -560,38 +554,6 @@ impl ServerCertVerifier for Pinned {
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
         self.algs.supported_schemes()
     }
-}
-
-async fn resolve(host: &str, port: u16, end: tokio::time::Instant) -> Result<SocketAddr, Error> {
-    if let Ok(ip) = host.trim_matches(['[', ']']).parse::<std::net::IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    let lookup = tokio::net::lookup_host((host, port));
-    let addrs = tokio::time::timeout_at(end, lookup)
-        .await
-        .map_err(|_| {
-            Error::new(
-                ErrorKind::Timeout,
-                format!("resolving the BMC's name {host:?} took longer than the request's timeout"),
-            )
-        })?
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Config,
-                format!("cannot resolve the BMC's name {host:?}: {e}; check the host name"),
-            )
-        })?;
-    let all: Vec<SocketAddr> = addrs.collect();
-    all.iter()
-        .find(|a| a.is_ipv4())
-        .or_else(|| all.first())
-        .copied()
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::Config,
-                format!("the BMC's name {host:?} has no address; check the host name"),
-            )
-        })
 }
 
 #[cfg(test)]

@@ -102,13 +102,8 @@ fn nix_uid() -> u32 {
 /// Runs `request`; with `verbose`, events go to stderr as they happen.
 pub async fn run(request: ApcRequest) -> Result<Outcome, Error> {
     let prefix = format!("apc {}:{}", request.host, request.port);
-    let verbose = request.verbose;
-    run_with_events(request, move |e| {
-        if verbose {
-            eprintln!("{prefix} {e}");
-        }
-    })
-    .await
+    let events = super::stderr_events(prefix, request.verbose);
+    run_with_events(request, events).await
 }
 
 /// Runs `request` on a new single-threaded runtime (for synchronous callers).
@@ -124,7 +119,8 @@ pub async fn run_with_events(
     let start = Instant::now();
     request.config.validate()?;
     let budget = request.config.timing.timeout;
-    let addr = resolve(&request.host, request.port, budget).await?;
+    let end = tokio::time::Instant::from_std(start) + budget;
+    let addr = super::resolve("PDU", &request.host, request.port, end).await?;
     let mut config = request.config.clone();
     // Name resolution spent part of the budget.
     config.timing.timeout = budget
@@ -367,36 +363,4 @@ impl RequestIds {
         // Positive, below 2^30, so a long session never wraps to negative.
         ((x.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 34) as i32) & 0x3fff_ffff
     }
-}
-
-async fn resolve(host: &str, port: u16, budget: Duration) -> Result<SocketAddr, Error> {
-    if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-        return Ok(SocketAddr::new(ip, port));
-    }
-    let lookup = tokio::net::lookup_host((host, port));
-    let addrs = tokio::time::timeout(budget, lookup)
-        .await
-        .map_err(|_| {
-            Error::new(
-                ErrorKind::Timeout,
-                format!("resolving the PDU's name {host:?} took longer than the request's timeout"),
-            )
-        })?
-        .map_err(|e| {
-            Error::new(
-                ErrorKind::Config,
-                format!("cannot resolve the PDU's name {host:?}: {e}; check the host name"),
-            )
-        })?;
-    let all: Vec<SocketAddr> = addrs.collect();
-    all.iter()
-        .find(|a| a.is_ipv4())
-        .or_else(|| all.first())
-        .copied()
-        .ok_or_else(|| {
-            Error::new(
-                ErrorKind::Config,
-                format!("the PDU's name {host:?} has no address; check the host name"),
-            )
-        })
 }
