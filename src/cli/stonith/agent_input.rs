@@ -5,6 +5,7 @@
 
 use std::fmt::Write as _;
 use std::io::Read;
+use std::time::Duration;
 
 use crate::cli::exit::{self, Fault};
 use crate::cli::stonith::device::{parse_bool, Problem};
@@ -49,6 +50,33 @@ pub struct AgentSpec {
     pub lookup: fn(&str) -> Option<&'static AgentOpt>,
 }
 
+impl AgentSpec {
+    /// [`AgentInput::from_lines`] with this agent's options.
+    pub fn lines(&self, text: &str) -> AgentInput {
+        AgentInput::from_lines(text, self)
+    }
+
+    /// [`AgentInput::from_args`] with this agent's options.
+    pub fn args(&self, args: &[String]) -> Result<AgentInput, Problem> {
+        AgentInput::from_args(args, self)
+    }
+}
+
+/// The option names every fence-agents agent also answers to (the old
+/// stdin names: `ipaddr`, `login`, `passwd`, `passwd_script`, `port`),
+/// `-` and `_` alike: the canonical name, for an agent's own lookup.
+pub fn fence_agents_alias(key: &str) -> String {
+    let k = key.trim().replace('-', "_");
+    match k.as_str() {
+        "ipaddr" => "ip".into(),
+        "login" => "username".into(),
+        "passwd" => "password".into(),
+        "passwd_script" => "password_script".into(),
+        "port" => "plug".into(),
+        _ => k,
+    }
+}
+
 /// The options given, by name; the last value wins.
 #[derive(Debug, Default)]
 pub struct AgentInput {
@@ -69,6 +97,23 @@ impl AgentInput {
             .iter()
             .find(|(n, _)| *n == name)
             .map(|(_, v)| v.as_str())
+    }
+
+    /// A number of seconds (fence-agents' timeouts and waits): none, or
+    /// 0 to under a day.
+    pub fn seconds(&self, name: &str) -> Result<Option<Duration>, Problem> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(t) => t
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|s| s.is_finite() && *s >= 0.0 && *s < 86_400.0)
+                .map(|s| Some(Duration::from_secs_f64(s)))
+                .ok_or_else(|| {
+                    Problem::invalid(format!("{name} `{}` is not a number of seconds", t.trim()))
+                }),
+        }
     }
 
     /// A flag: given without a value, or with a true one.

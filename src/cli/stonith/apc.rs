@@ -22,7 +22,7 @@ use ironbeat_fence::snmp::{
 };
 use ironbeat_fence::Error as FenceError;
 
-use super::agent_input::{self, o, AgentInput, AgentOpt, AgentSpec};
+use super::agent_input::{self, fence_agents_alias, o, AgentInput, AgentOpt, AgentSpec};
 use super::device::{parse_port, run_password_script, xml_escape, Done, Problem, Secret, Target};
 use super::{codes, DeviceType, Failure, Key, Params, Request, ResetKind, Settings, Switches};
 use crate::cli::exit::{self, Fault};
@@ -511,16 +511,9 @@ const AGENT_OPTS: &[AgentOpt] = &[
 ];
 
 fn agent_opt(key: &str) -> Option<&'static AgentOpt> {
-    let k = key.trim().replace('-', "_");
-    let k = match k.as_str() {
-        "ipaddr" => "ip",
-        "login" => "username",
-        "passwd" => "password",
-        "passwd_script" => "password_script",
-        "port" => "plug",
-        "udpport" => "ipport",
-        other => other,
-    };
+    let k = fence_agents_alias(key);
+    // fence_apc_snmp's own old name.
+    let k = if k == "udpport" { "ipport" } else { k.as_str() };
     AGENT_OPTS.iter().find(|o| o.name == k)
 }
 
@@ -529,31 +522,6 @@ const SPEC: AgentSpec = AgentSpec {
     opts: AGENT_OPTS,
     lookup: agent_opt,
 };
-
-#[cfg(test)]
-fn input_lines(text: &str) -> AgentInput {
-    AgentInput::from_lines(text, &SPEC)
-}
-
-#[cfg(test)]
-fn input_args(args: &[String]) -> Result<AgentInput, Problem> {
-    AgentInput::from_args(args, &SPEC)
-}
-
-fn seconds(input: &AgentInput, name: &str) -> Result<Option<Duration>, Problem> {
-    match input.get(name) {
-        None => Ok(None),
-        Some(t) => t
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|s| s.is_finite() && *s >= 0.0 && *s < 86_400.0)
-            .map(|s| Some(Duration::from_secs_f64(s)))
-            .ok_or_else(|| {
-                Problem::invalid(format!("{name} `{}` is not a number of seconds", t.trim()))
-            }),
-    }
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum AgentAction {
@@ -657,7 +625,7 @@ fn check(input: &AgentInput) -> Result<AgentRequest, Problem> {
                 .map_err(|e| Problem::invalid(e.message().to_string()))
         })
         .transpose()?;
-    let timeout = match (seconds(input, "timeout")?, seconds(input, "power_timeout")?) {
+    let timeout = match (input.seconds("timeout")?, input.seconds("power_timeout")?) {
         (Some(t), _) => t,
         (None, Some(p)) => p + Duration::from_secs(5),
         (None, None) => DEFAULT_TIMEOUT,
@@ -676,9 +644,9 @@ fn check(input: &AgentInput) -> Result<AgentRequest, Problem> {
             outlet,
             profile,
             timeout: timeout.max(Duration::from_millis(100)),
-            power_wait: seconds(input, "power_wait")?.unwrap_or_default(),
+            power_wait: input.seconds("power_wait")?.unwrap_or_default(),
         },
-        delay: seconds(input, "delay")?.unwrap_or_default(),
+        delay: input.seconds("delay")?.unwrap_or_default(),
         verbose: input.flag("verbose"),
     })
 }
@@ -839,8 +807,8 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let a = check(&input_args(&args).unwrap()).unwrap();
-        let b = check(&input_lines(
+        let a = check(&SPEC.args(&args).unwrap()).unwrap();
+        let b = check(&SPEC.lines(
             "ip=198.18.2.10\nipport=16161\ncommunity=s3cret\nsnmp_version=2c\nport=node2\naction=off\nnodename=n1\n",
         ))
         .unwrap();
@@ -849,26 +817,23 @@ mod tests {
         assert_eq!(a.target.outlet, Some(Outlet::Name("node2".into())));
         assert!(!format!("{:?}", a.target).contains("s3cret"));
         assert!(!a.target.describe().contains("s3cret"));
-        let v3 = check(&input_lines(
+        let v3 = check(&SPEC.lines(
             "ip=x\nsnmp_version=3\nusername=fenceuser\npassword=fenceauth1\nsnmp_auth_prot=MD5\n\
              snmp_sec_level=authPriv\nsnmp_priv_prot=DES\nsnmp_priv_passwd=fencepriv1\nplug=3\naction=status",
         ))
         .unwrap();
         assert!(matches!(v3.target.version, Version::V3(_)));
         assert!(
-            check(&input_lines("ip=x\nsnmp_version=3\nplug=1")).is_err(),
+            check(&SPEC.lines("ip=x\nsnmp_version=3\nplug=1")).is_err(),
             "v3 without a user"
         );
         assert!(
-            check(&input_lines("ip=x\naction=off")).is_err(),
+            check(&SPEC.lines("ip=x\naction=off")).is_err(),
             "off without a plug"
         );
-        assert!(check(&input_lines("ip=x\naction=list")).is_ok());
-        assert!(check(&input_lines(
-            "ip=x\nsnmp_version=1\nsnmp_priv_prot=AES\nplug=1"
-        ))
-        .is_err());
-        let unknown = input_lines("ip=x\nsecret_thing=hunter2\n");
+        assert!(check(&SPEC.lines("ip=x\naction=list")).is_ok());
+        assert!(check(&SPEC.lines("ip=x\nsnmp_version=1\nsnmp_priv_prot=AES\nplug=1")).is_err());
+        let unknown = SPEC.lines("ip=x\nsecret_thing=hunter2\n");
         assert!(unknown.warnings.iter().all(|w| !w.contains("hunter2")));
         assert!(metadata("fence_ironbeat_apc").contains("snmp_priv_passwd"));
     }

@@ -19,7 +19,7 @@ use ironbeat_fence::power::Action;
 use ironbeat_fence::redfish::{Auth, Config, Outcome, Vendor};
 use ironbeat_fence::Error as FenceError;
 
-use super::agent_input::{self, o, AgentInput, AgentOpt, AgentSpec};
+use super::agent_input::{self, fence_agents_alias, o, AgentInput, AgentOpt, AgentSpec};
 use super::device::{
     parse_bool, parse_port, read_password_file, run_password_script, xml_escape, Done, Problem,
     Secret, Target,
@@ -443,49 +443,15 @@ const AGENT_OPTS: &[AgentOpt] = &[
 ];
 
 fn agent_opt(key: &str) -> Option<&'static AgentOpt> {
-    let k = key.replace('-', "_");
-    let k = match k.as_str() {
-        "ipaddr" => "ip",
-        "login" => "username",
-        "passwd" => "password",
-        "passwd_script" => "password_script",
-        "port" => "plug",
-        other => other,
-    };
+    let k = fence_agents_alias(key);
     AGENT_OPTS.iter().find(|o| o.name == k)
 }
 
-/// The options given (names canonical), and warnings about unknown names.
 /// This agent's options and aliases, for [`agent_input`](super::agent_input).
 const SPEC: AgentSpec = AgentSpec {
     opts: AGENT_OPTS,
     lookup: agent_opt,
 };
-
-#[cfg(test)]
-fn input_lines(text: &str) -> AgentInput {
-    AgentInput::from_lines(text, &SPEC)
-}
-
-#[cfg(test)]
-fn input_args(args: &[String]) -> Result<AgentInput, Problem> {
-    AgentInput::from_args(args, &SPEC)
-}
-
-fn seconds(input: &AgentInput, name: &str) -> Result<Option<Duration>, Problem> {
-    match input.get(name) {
-        None => Ok(None),
-        Some(t) => t
-            .trim()
-            .parse::<f64>()
-            .ok()
-            .filter(|s| s.is_finite() && *s >= 0.0 && *s < 86_400.0)
-            .map(|s| Some(Duration::from_secs_f64(s)))
-            .ok_or_else(|| {
-                Problem::invalid(format!("{name} `{}` is not a number of seconds", t.trim()))
-            }),
-    }
-}
 
 /// What one invocation asks.
 struct AgentRequest {
@@ -569,7 +535,7 @@ fn check(input: &AgentInput, vendor: Vendor) -> Result<AgentRequest, Problem> {
         .map(|a| parse_auth(a).map_err(Problem::invalid))
         .transpose()?;
     // fence-agents' default budget: login + power_timeout (20 s) + margin.
-    let timeout = match (seconds(input, "timeout")?, seconds(input, "power_timeout")?) {
+    let timeout = match (input.seconds("timeout")?, input.seconds("power_timeout")?) {
         (Some(t), _) => t,
         (None, Some(p)) => p + Duration::from_secs(5),
         (None, None) => DEFAULT_TIMEOUT,
@@ -593,14 +559,14 @@ fn check(input: &AgentInput, vendor: Vendor) -> Result<AgentRequest, Problem> {
         systems_uri,
         tls,
         timeout: Some(timeout),
-        power_wait: seconds(input, "power_wait")?.unwrap_or_default(),
+        power_wait: input.seconds("power_wait")?.unwrap_or_default(),
         method,
     };
     Ok(AgentRequest {
         action,
         target: RedfishTarget::from_device(&device)?,
         method,
-        delay: seconds(input, "delay")?.unwrap_or_default(),
+        delay: input.seconds("delay")?.unwrap_or_default(),
         verbose: input.flag("verbose"),
     })
 }
@@ -758,9 +724,9 @@ mod tests {
         .iter()
         .map(|s| s.to_string())
         .collect();
-        let a = check(&input_args(&args).unwrap(), Vendor::Generic).unwrap();
+        let a = check(&SPEC.args(&args).unwrap(), Vendor::Generic).unwrap();
         let b = check(
-            &input_lines(
+            &SPEC.lines(
                 "ip=198.18.3.10\nipport=8443\nlogin=Administrator\npasswd=s3cret\nssl_insecure=1\n\
                  systems_uri=/redfish/v1/Systems/1\naction=off\nnodename=n1\n",
             ),
@@ -774,11 +740,11 @@ mod tests {
             (8443, TlsMode::Insecure)
         );
         assert!(!format!("{:?}", a.target).contains("s3cret"));
-        assert!(input_args(&["--bogus".to_string()]).is_err());
-        let x = input_lines("ip=x\nusername=u\npassword=p\nssl_ca=a.pem\nssl_insecure=1\n");
+        assert!(SPEC.args(&["--bogus".to_string()]).is_err());
+        let x = SPEC.lines("ip=x\nusername=u\npassword=p\nssl_ca=a.pem\nssl_insecure=1\n");
         assert!(check(&x, Vendor::Ilo).is_err(), "two TLS modes");
         let ilo = check(
-            &input_lines("ip=x\nusername=u\npassword=p\naction=status"),
+            &SPEC.lines("ip=x\nusername=u\npassword=p\naction=status"),
             Vendor::Ilo,
         )
         .unwrap();
