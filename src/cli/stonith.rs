@@ -449,6 +449,38 @@ pub enum Protocol {
     Apc,
 }
 
+/// The parameters of the Redfish types, in `-n` order.
+const REDFISH_NAMES: &[&str] = &[
+    "hostname",
+    "ipaddr",
+    "userid",
+    "passwd",
+    "ipport",
+    "systems_uri",
+    "ssl_ca",
+    "ssl_fingerprint",
+    "ssl_insecure",
+    "ssl",
+    "auth",
+    "passwd_file",
+    "reset_method",
+    "timeout",
+];
+
+/// A Redfish type's description: what is particular to it, then what every
+/// Redfish type does.
+macro_rules! redfish_description {
+    ($particular:literal) => {
+        concat!(
+            $particular,
+            " ComputerSystem.Reset over HTTPS (rustls), the certificate verified, pinned \
+             (ssl_fingerprint) or, when asked, not (ssl_insecure). off is ForceOff, reported \
+             only once PowerState is seen Off; reset is off, verify off, on. Every HTTP status \
+             checked, one deadline per request, one connection."
+        )
+    };
+}
+
 /// The types `-L` lists.
 pub const TYPES: &[DeviceType] = &[
     DeviceType {
@@ -520,79 +552,25 @@ pub const TYPES: &[DeviceType] = &[
     },
     DeviceType {
         name: "redfish",
-        names: &[
-            "hostname",
-            "ipaddr",
-            "userid",
-            "passwd",
-            "ipport",
-            "systems_uri",
-            "ssl_ca",
-            "ssl_fingerprint",
-            "ssl_insecure",
-            "ssl",
-            "auth",
-            "passwd_file",
-            "reset_method",
-            "timeout",
-        ],
+        names: REDFISH_NAMES,
         shortdesc: "Redfish BMC (ironbeat)",
-        description: "Any DMTF Redfish BMC: discovers the only system (several: set systems_uri), HTTP Basic auth unless auth=session. ComputerSystem.Reset over HTTPS (rustls), the certificate verified, pinned \
-                      (ssl_fingerprint) or, when asked, not (ssl_insecure). off is ForceOff, \
-                      reported only once PowerState is seen Off; reset is off, verify off, on. \
-                      Every HTTP status checked, one deadline per request, one connection.",
+        description: redfish_description!("Any DMTF Redfish BMC: discovers the only system (several: set systems_uri), HTTP Basic auth unless auth=session."),
         default_lanplus: false,
         protocol: Protocol::Redfish,
     },
     DeviceType {
         name: "ilo",
-        names: &[
-            "hostname",
-            "ipaddr",
-            "userid",
-            "passwd",
-            "ipport",
-            "systems_uri",
-            "ssl_ca",
-            "ssl_fingerprint",
-            "ssl_insecure",
-            "ssl",
-            "auth",
-            "passwd_file",
-            "reset_method",
-            "timeout",
-        ],
+        names: REDFISH_NAMES,
         shortdesc: "HPE iLO 4/5/6 over Redfish (ironbeat)",
-        description: "HPE iLO 4 (FW 2.30+), 5 and 6: systems_uri /redfish/v1/Systems/1, a Redfish session deleted afterwards. ComputerSystem.Reset over HTTPS (rustls), the certificate verified, pinned \
-                      (ssl_fingerprint) or, when asked, not (ssl_insecure). off is ForceOff, \
-                      reported only once PowerState is seen Off; reset is off, verify off, on. \
-                      Every HTTP status checked, one deadline per request, one connection.",
+        description: redfish_description!("HPE iLO 4 (FW 2.30+), 5 and 6: systems_uri /redfish/v1/Systems/1, a Redfish session deleted afterwards."),
         default_lanplus: false,
         protocol: Protocol::Redfish,
     },
     DeviceType {
         name: "idrac",
-        names: &[
-            "hostname",
-            "ipaddr",
-            "userid",
-            "passwd",
-            "ipport",
-            "systems_uri",
-            "ssl_ca",
-            "ssl_fingerprint",
-            "ssl_insecure",
-            "ssl",
-            "auth",
-            "passwd_file",
-            "reset_method",
-            "timeout",
-        ],
+        names: REDFISH_NAMES,
         shortdesc: "Dell iDRAC 7/8/9 over Redfish (ironbeat)",
-        description: "Dell iDRAC 7/8 (FW 2.40.40.40+) and 9: systems_uri /redfish/v1/Systems/System.Embedded.1, a Redfish session deleted afterwards. ComputerSystem.Reset over HTTPS (rustls), the certificate verified, pinned \
-                      (ssl_fingerprint) or, when asked, not (ssl_insecure). off is ForceOff, \
-                      reported only once PowerState is seen Off; reset is off, verify off, on. \
-                      Every HTTP status checked, one deadline per request, one connection.",
+        description: redfish_description!("Dell iDRAC 7/8 (FW 2.40.40.40+) and 9: systems_uri /redfish/v1/Systems/System.Embedded.1, a Redfish session deleted afterwards."),
         default_lanplus: false,
         protocol: Protocol::Redfish,
     },
