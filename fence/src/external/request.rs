@@ -750,6 +750,13 @@ pub fn query_answer(device: &Device, query: Query, exit: &Exit) -> Result<Answer
 mod tests {
     use super::*;
 
+    /// A fence of `device` on `host` doing `action` within `secs`, from now.
+    fn start(device: Device, host: &str, action: Action, secs: u64) -> (Fence, Instant) {
+        let t0 = Instant::now();
+        let deadline = Deadline::after(t0, Duration::from_secs(secs));
+        (Fence::new(device, host, action, deadline).unwrap(), t0)
+    }
+
     fn agent() -> Device {
         let mut d = Device::new(Kind::Agent, "fence_test");
         d.params.insert("ip", "198.18.10.2").unwrap();
@@ -818,14 +825,7 @@ mod tests {
 
     #[test]
     fn agent_reboot_is_off_verify_on_verify() {
-        let t0 = Instant::now();
-        let f = Fence::new(
-            agent(),
-            "node2",
-            Action::Reboot,
-            Deadline::after(t0, Duration::from_secs(20)),
-        )
-        .unwrap();
+        let (f, t0) = start(agent(), "node2", Action::Reboot, 20);
         let mut on = true;
         let mut polls_after_off = 0;
         let (r, steps) = drive(f, t0, |inv| {
@@ -857,14 +857,7 @@ mod tests {
 
     #[test]
     fn a_lying_agent_is_caught() {
-        let t0 = Instant::now();
-        let f = Fence::new(
-            agent(),
-            "",
-            Action::Off,
-            Deadline::after(t0, Duration::from_secs(5)),
-        )
-        .unwrap();
+        let (f, t0) = start(agent(), "", Action::Off, 5);
         let (r, steps) = drive(f, t0, |inv| {
             // Every action "succeeds", and status (exit 0) keeps saying on.
             let _ = action_of(inv);
@@ -878,14 +871,7 @@ mod tests {
 
     #[test]
     fn agent_failure_is_classified_and_redacted() {
-        let t0 = Instant::now();
-        let f = Fence::new(
-            agent(),
-            "",
-            Action::Off,
-            Deadline::after(t0, Duration::from_secs(5)),
-        )
-        .unwrap();
+        let (f, t0) = start(agent(), "", Action::Off, 5);
         let (r, _) = drive(f, t0, |_| {
             Some(Exit {
                 code: Some(1),
@@ -902,14 +888,7 @@ mod tests {
 
     #[test]
     fn hanging_agent_times_out() {
-        let t0 = Instant::now();
-        let f = Fence::new(
-            agent(),
-            "",
-            Action::Status,
-            Deadline::after(t0, Duration::from_secs(2)),
-        )
-        .unwrap();
+        let (f, t0) = start(agent(), "", Action::Status, 2);
         let (r, _) = drive(f, t0, |_| None);
         let e = r.unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Timeout);
@@ -962,14 +941,7 @@ mod tests {
 
     #[test]
     fn plugin_refuses_foreign_host() {
-        let t0 = Instant::now();
-        let f = Fence::new(
-            plugin(true),
-            "node9",
-            Action::Off,
-            Deadline::after(t0, Duration::from_secs(5)),
-        )
-        .unwrap();
+        let (f, t0) = start(plugin(true), "node9", Action::Off, 5);
         let (r, steps) = drive(f, t0, |_| {
             Some(Exit {
                 code: Some(0),
@@ -985,14 +957,7 @@ mod tests {
 
     #[test]
     fn reboot_on_half_failure_is_a_warning() {
-        let t0 = Instant::now();
-        let f = Fence::new(
-            agent(),
-            "",
-            Action::Reboot,
-            Deadline::after(t0, Duration::from_secs(5)),
-        )
-        .unwrap();
+        let (f, t0) = start(agent(), "", Action::Reboot, 5);
         let (r, _) = drive(f, t0, |inv| {
             Some(match action_of(inv).as_str() {
                 "off" => exit(0),
