@@ -192,7 +192,10 @@ pub fn fence_now(
 ) -> Result<String, String> {
     let plan = plan(levels, action);
     if plan.is_empty() {
-        return Err(format!("{node} has no fence device"));
+        return Err(format!(
+            "{node} has no fence device: add a [[fence.device]] with nodes = [\"{node}\"], or a \
+             `stonith_host * TYPE {node} …` line to ha.cf (docs/fencing.md)"
+        ));
     }
     let reboot = action == FenceAction::Reboot;
     let run = run_levels(node, &plan, CoreAction::Configured, reboot, "stonith -H");
